@@ -1,0 +1,3 @@
+module github.com/relink/relink
+
+go 1.26.0

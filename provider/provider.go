@@ -1,0 +1,102 @@
+// Package provider defines the one interface relink speaks to Plaid, Belvo
+// and Cobalt through. The real HTTP clients live in plaid/, belvo/ and
+// cobalt/; sandbox/ emulates all three APIs on loopback for tests and the demo.
+// Clients turn wire formats into health.Signals (via the pure mapping in
+// package health) and never touch the store: desk operations do that.
+package provider
+
+import (
+	"context"
+	"errors"
+	"iter"
+	"strconv"
+	"time"
+
+	"github.com/relink/relink/health"
+)
+
+// Names of the supported providers, as used in CONN ids and the config.
+const (
+	Plaid  = "plaid"
+	Belvo  = "belvo"
+	Cobalt = "cobalt"
+)
+
+// Names lists the supported providers.
+func Names() []string { return []string{Plaid, Belvo, Cobalt} }
+
+// Conn is what a client needs to act on one registered connection.
+type Conn struct {
+	ProviderID  string // plaid item_id | belvo link id | cobalt access_token_reference_id
+	AccessToken string // plaid and cobalt; empty for belvo. Secret: never log or print.
+	UserRef     string // our user id (Plaid client_user_id, Belvo external_id)
+}
+
+// Observation is one mapped provider signal about one connection.
+type Observation struct {
+	ProviderID  string
+	Institution string // when the provider reports it; "" otherwise
+	EventID     string // the provider's event id (webhooks, event history); "" for polls
+	Kind        string // "poll", "webhook", "event", "api_error": for the history
+	Signal      health.Signal
+}
+
+// LinkToken is a freshly minted update-mode link.
+type LinkToken struct {
+	URL       string // where the user goes: hosted page, widget, or our app's page with the token
+	ExpiresAt time.Time
+}
+
+// Provider is one aggregator's API.
+type Provider interface {
+	Name() string
+	// Sync reads the provider's view of connection health and emits one
+	// Observation per connection (or event). Plaid polls each conn in conns
+	// within its rate limits; Belvo lists all links; Cobalt reads its event
+	// history from cursor. It returns the cursor to resume from next time.
+	// A failure of one connection is emitted as its observation; a failure of
+	// the provider as a whole is the returned error.
+	Sync(ctx context.Context, conns iter.Seq[Conn], cursor string, emit func(Observation) error) (string, error)
+	// Check reads one connection's health now.
+	Check(ctx context.Context, c Conn) (Observation, error)
+	// UpdateLink mints an update-mode link for c.
+	UpdateLink(ctx context.Context, c Conn) (LinkToken, error)
+}
+
+// ErrNotSupported is returned by calls a provider's API does not offer.
+var ErrNotSupported = errors.New("not supported by this provider")
+
+// Error is a failed provider call: which provider, which call, what the
+// provider said, and what to do. It never carries a secret.
+type Error struct {
+	Provider string
+	Call     string         // e.g. "POST /item/get"
+	Status   int            // HTTP status; 0 for a transport failure
+	Code     string         // the provider's error code, verbatim
+	Message  string         // the provider's message (never a secret)
+	Hint     string         // what to do
+	Signal   *health.Signal // the mapped health signal of this failure, if it concerns a connection
+	Err      error          // underlying transport error
+}
+
+func (e *Error) Error() string {
+	s := e.Provider + ": " + e.Call + " failed"
+	if e.Status != 0 {
+		s += " (HTTP " + strconv.Itoa(e.Status) + ")"
+	}
+	if e.Code != "" {
+		s += ": " + e.Code
+	}
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	if e.Hint != "" {
+		s += "; " + e.Hint
+	}
+	return s
+}
+
+func (e *Error) Unwrap() error { return e.Err }
