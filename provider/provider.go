@@ -39,6 +39,12 @@ type Observation struct {
 	EventID     string // the provider's event id (webhooks, event history); "" for polls
 	Kind        string // "poll", "webhook", "event", "api_error": for the history
 	Signal      health.Signal
+	// Recheck asks the caller to read this connection again with Check
+	// (Belvo historical_update after a failure, Plaid SESSION_FINISHED).
+	Recheck bool
+	// Raw is the provider's payload as received (webhooks, events), kept in
+	// the history for support staff; it must hold no secret.
+	Raw []byte
 }
 
 // LinkToken is a freshly minted update-mode link.

@@ -17,6 +17,22 @@ import (
 	"time"
 )
 
+// Connection is one connection an emulator holds, in provider-neutral terms
+// so the demo seeding can fill all three emulators alike.
+type Connection struct {
+	ID          string // plaid item_id | belvo link id | cobalt access_token_reference_id
+	AccessToken string // plaid and cobalt
+	UserRef     string
+	Institution string // plaid institution_name | belvo institution | cobalt emr_instance_domain
+	// State in the provider's own words; all empty means healthy.
+	//   plaid:  Code = error_code, Reason = error_code_reason, Type = error_type
+	//   belvo:  Code = link status ("invalid", "token_required", "unconfirmed"), Message = last login error
+	//   cobalt: Code = "login_required", Reason = data.error_type
+	Code, Reason, Type, Message string
+	ConsentExpiration           *time.Time // plaid consent_expiration_time
+	CreatedAt                   time.Time
+}
+
 // Faults injects failures into an emulator's API answers. The zero value
 // injects nothing. Counters are consumed one request at a time.
 type Faults struct {
