@@ -1,0 +1,211 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/relink/relink/desk"
+	"github.com/relink/relink/provider"
+	"github.com/relink/relink/store"
+)
+
+func (a *app) auditCommand() *cobra.Command {
+	var since time.Duration
+	var format string
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "Show who did what: imports, syncs, links, reminders",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != "table" && format != "json" {
+				return usagef("--format %q: want table or json", format)
+			}
+			ctx := cmd.Context()
+			cfg, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+			st, err := a.openStore(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			from := time.Time{}
+			if since > 0 {
+				from = time.Now().Add(-since)
+			}
+			if format == "json" {
+				enc := json.NewEncoder(a.stdout)
+				var all []map[string]any
+				err := st.AuditSince(ctx, from, func(e store.AuditEntry) error {
+					all = append(all, map[string]any{"at": e.At.Format(time.RFC3339), "operator": e.Operator,
+						"action": e.Action, "target": e.Target, "detail": e.Detail})
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+				if all == nil {
+					all = []map[string]any{}
+				}
+				return enc.Encode(all)
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "AT\tOPERATOR\tACTION\tTARGET\tDETAIL")
+			err = st.AuditSince(ctx, from, func(e store.AuditEntry) error {
+				_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.At.Local().Format("2006-01-02 15:04:05"), e.Operator, e.Action, dash(e.Target), e.Detail)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().DurationVar(&since, "since", 0, "only entries newer than this (e.g. 24h); default all")
+	cmd.Flags().StringVar(&format, "format", "table", "table or json")
+	cmd.RegisterFlagCompletionFunc("format", fixedCompletion("table", "json"))
+	return cmd
+}
+
+func (a *app) syncCommand() *cobra.Command {
+	var only string
+	cmd := &cobra.Command{
+		Use:   "sync",
+		Short: "Poll the configured providers into the cache",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if only != "" && !isProvider(only) {
+				return usagef("--provider %q: want plaid, belvo or cobalt", only)
+			}
+			ctx := cmd.Context()
+			e, err := a.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			var names []string
+			if only != "" {
+				names = []string{only}
+			}
+			prog := a.syncProgress()
+			reports, err := e.desk.Sync(ctx, names, prog.update)
+			prog.done()
+			for _, r := range reports {
+				if r.Err != nil {
+					fmt.Fprintf(a.stdout, "✗ %s: %v\n", r.Provider, r.Err)
+					continue
+				}
+				line := fmt.Sprintf("✓ %s: %d seen, %d changed in %s", r.Provider, r.Seen, r.Changed, r.Duration.Round(time.Millisecond))
+				if r.Unattached > 0 {
+					line += fmt.Sprintf(" (%d events wait for connections not in the registry)", r.Unattached)
+				}
+				fmt.Fprintln(a.stdout, line)
+			}
+			if err != nil {
+				return fmt.Errorf("sync incomplete; the cache keeps its last good data for the providers that failed")
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&only, "provider", "", "only this provider: plaid, belvo or cobalt")
+	cmd.RegisterFlagCompletionFunc("provider", fixedCompletion(provider.Names()...))
+	return cmd
+}
+
+// progressLine draws sync progress on a terminal and stays quiet otherwise.
+type progressLine struct {
+	tty   bool
+	out   *os.File
+	state map[string]desk.SyncProgress
+	last  time.Time
+}
+
+func (a *app) syncProgress() *progressLine {
+	p := &progressLine{state: map[string]desk.SyncProgress{}}
+	if f, ok := a.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		p.tty, p.out = true, f
+	}
+	return p
+}
+
+func (p *progressLine) update(s desk.SyncProgress) {
+	if !p.tty {
+		return
+	}
+	p.state[s.Provider] = s
+	if time.Since(p.last) < 100*time.Millisecond {
+		return
+	}
+	p.last = time.Now()
+	var parts []string
+	for _, name := range provider.Names() {
+		s, ok := p.state[name]
+		if !ok {
+			continue
+		}
+		el := time.Since(s.Started).Seconds()
+		rate := 0.0
+		if el > 0 {
+			rate = float64(s.Seen) / el
+		}
+		part := fmt.Sprintf("%s %d", name, s.Seen)
+		if s.Total > 0 {
+			part += fmt.Sprintf("/%d", s.Total)
+			if rate > 0 && s.Seen < s.Total {
+				part += fmt.Sprintf(" eta %s", (time.Duration(float64(s.Total-s.Seen)/rate) * time.Second).Round(time.Second))
+			}
+		}
+		part += fmt.Sprintf(" (%.0f/s)", rate)
+		parts = append(parts, part)
+	}
+	fmt.Fprintf(p.out, "\r\033[Ksyncing: %s", strings.Join(parts, " · "))
+}
+
+func (p *progressLine) done() {
+	if p.tty {
+		fmt.Fprint(p.out, "\r\033[K")
+	}
+}
+
+func (a *app) linkCommand() *cobra.Command {
+	var durable, asJSON bool
+	cmd := &cobra.Command{
+		Use:   "link CONN",
+		Short: "Mint an update-mode link for one connection (CONN is provider:provider_id)",
+		Args:  exactArgs(1, "one CONN, e.g. plaid:Ed6bjN…"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, _, err := desk.ParseRef(args[0]); err != nil {
+				return usageError{err}
+			}
+			if durable {
+				return fmt.Errorf("durable links need relink serve's reconnect endpoint, which this build does not have yet; use a direct link (without --durable)")
+			}
+			ctx := cmd.Context()
+			e, err := a.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			l, err := e.desk.DirectLink(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return json.NewEncoder(a.stdout).Encode(l)
+			}
+			fmt.Fprintf(a.stdout, "%s\nexpires %s (in %s)\n", l.URL, l.ExpiresAt.Local().Format("15:04:05"), time.Until(l.ExpiresAt).Round(time.Second))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&durable, "durable", false, "a durable reconnect link served by relink serve")
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"url", "expires_at", "kind", "connection"}`)
+	return cmd
+}

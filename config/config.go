@@ -1,0 +1,367 @@
+// Package config loads relink's TOML configuration: the file at the XDG path
+// (or --config / RELINK_CONFIG), environment overrides for every secret, and
+// validation that names the key and the file of anything wrong. A provider
+// with no keys is simply off.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/relink/relink/health"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	Operator      string             `toml:"operator"`
+	SecretKeyFile string             `toml:"secret_key_file"`
+	Plaid         Plaid              `toml:"plaid"`
+	Belvo         Belvo              `toml:"belvo"`
+	Cobalt        Cobalt             `toml:"cobalt"`
+	Serve         Serve              `toml:"serve"`
+	Reminders     Reminders          `toml:"reminders"`
+	UI            UI                 `toml:"ui"`
+	Keys          map[string]KeyList `toml:"keys"`
+
+	// File is where the config was read from ("" when none exists).
+	File string `toml:"-"`
+	// SecretKey is RELINK_SECRET_KEY, if set (never from the file).
+	SecretKey string `toml:"-"`
+}
+
+// Plaid is the [plaid] table.
+type Plaid struct {
+	ClientID     string   `toml:"client_id"`
+	Secret       string   `toml:"secret"`
+	Environment  string   `toml:"environment"`
+	BaseURL      string   `toml:"base_url"`
+	ClientName   string   `toml:"client_name"`
+	CountryCodes []string `toml:"country_codes"`
+	Language     string   `toml:"language"`
+	HostedLink   bool     `toml:"hosted_link"`
+	LinkURL      string   `toml:"link_url"`
+}
+
+// Belvo is the [belvo] table.
+type Belvo struct {
+	SecretID             string             `toml:"secret_id"`
+	SecretPassword       string             `toml:"secret_password"`
+	Environment          string             `toml:"environment"`
+	BaseURL              string             `toml:"base_url"`
+	WidgetURL            string             `toml:"widget_url"`
+	WebhookAuthorization string             `toml:"webhook_authorization"`
+	LoginRules           []health.LoginRule `toml:"login_rules"`
+}
+
+// Cobalt is the [cobalt] table.
+type Cobalt struct {
+	ClientID      string `toml:"client_id"`
+	ClientSecret  string `toml:"client_secret"`
+	BaseURL       string `toml:"base_url"`
+	WebhookSecret string `toml:"webhook_secret"`
+	LinkURL       string `toml:"link_url"`
+}
+
+// Serve is the [serve] table.
+type Serve struct {
+	Addr      string   `toml:"addr"`
+	PublicURL string   `toml:"public_url"`
+	LinkTTL   Duration `toml:"link_ttl"`
+}
+
+// Reminders is the [reminders] table.
+type Reminders struct {
+	Cooldown   Duration `toml:"cooldown"`
+	QuietHours string   `toml:"quiet_hours"`
+	Email      Email    `toml:"email"`
+	SMS        SMS      `toml:"sms"`
+}
+
+// Email is [reminders.email].
+type Email struct {
+	SMTPHost string `toml:"smtp_host"`
+	SMTPPort int    `toml:"smtp_port"`
+	Username string `toml:"username"`
+	Password string `toml:"password"`
+	From     string `toml:"from"`
+	TLS      string `toml:"tls"`
+}
+
+// SMS is [reminders.sms].
+type SMS struct {
+	BaseURL    string `toml:"base_url"`
+	AccountSID string `toml:"account_sid"`
+	AuthToken  string `toml:"auth_token"`
+	From       string `toml:"from"`
+}
+
+// UI is the [ui] table: the dashboard's own settings.
+type UI struct {
+	Theme        string   `toml:"theme"`         // auto | dark | light | high-contrast | colorblind | a file's name in theme_dir
+	ThemeDir     string   `toml:"theme_dir"`     // user themes; default $XDG_CONFIG_HOME/relink/themes
+	SyncInterval Duration `toml:"sync_interval"` // background sync; "0" turns it off
+}
+
+// Duration is a time.Duration written as "24h", "90m".
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("%q is not a duration (examples: 90s, 15m, 24h)", string(b))
+	}
+	if v < 0 {
+		return fmt.Errorf("%q is negative", string(b))
+	}
+	d.Duration = v
+	return nil
+}
+
+// KeyList is one or more key names: "q" or ["q", "ctrl+c"].
+type KeyList []string
+
+// UnmarshalTOML accepts a string or an array of strings.
+func (k *KeyList) UnmarshalTOML(v any) error {
+	switch x := v.(type) {
+	case string:
+		*k = KeyList{x}
+	case []any:
+		for _, e := range x {
+			s, ok := e.(string)
+			if !ok {
+				return fmt.Errorf("key names must be strings, got %v", e)
+			}
+			*k = append(*k, s)
+		}
+	default:
+		return fmt.Errorf("want a key name or a list of key names, got %v", v)
+	}
+	return nil
+}
+
+// Defaults returns the configuration used where the file is silent.
+func Defaults() Config {
+	return Config{
+		Operator: os.Getenv("USER"),
+		Plaid:    Plaid{Environment: "sandbox", ClientName: "relink", CountryCodes: []string{"US"}, Language: "en", HostedLink: true},
+		Belvo:    Belvo{Environment: "sandbox", WidgetURL: "https://widget.belvo.io/", LoginRules: health.DefaultLoginRules()},
+		Cobalt:   Cobalt{BaseURL: "https://api.usecobalt.com"},
+		Serve:    Serve{Addr: "127.0.0.1:8787", LinkTTL: Duration{168 * time.Hour}},
+		Reminders: Reminders{Cooldown: Duration{24 * time.Hour},
+			Email: Email{SMTPHost: "localhost", SMTPPort: 587, TLS: "starttls"},
+			SMS:   SMS{BaseURL: "https://api.twilio.com"}},
+		UI: UI{Theme: "auto", SyncInterval: Duration{5 * time.Minute}},
+	}
+}
+
+// DefaultPath is $XDG_CONFIG_HOME/relink/config.toml.
+func DefaultPath() string {
+	return filepath.Join(xdg("XDG_CONFIG_HOME", ".config"), "relink", "config.toml")
+}
+
+// DefaultDBPath is $XDG_DATA_HOME/relink/relink.db.
+func DefaultDBPath() string {
+	return filepath.Join(xdg("XDG_DATA_HOME", filepath.Join(".local", "share")), "relink", "relink.db")
+}
+
+func xdg(env, fallback string) string {
+	if v := os.Getenv(env); v != "" {
+		return v
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "."
+	}
+	return filepath.Join(home, fallback)
+}
+
+// Load reads path (or the default path when empty; a missing default file
+// is fine, a missing explicit one is not), applies env overrides from
+// getenv, and validates the result.
+func Load(path string, explicit bool, getenv func(string) string) (Config, error) {
+	cfg := Defaults()
+	if path == "" {
+		path = DefaultPath()
+	}
+	if _, err := os.Stat(path); err == nil {
+		md, err := toml.DecodeFile(path, &cfg)
+		if err != nil {
+			return cfg, fmt.Errorf("config %s: %w", path, tidyTOMLError(err))
+		}
+		if und := md.Undecoded(); len(und) > 0 {
+			var keys []string
+			for _, k := range und {
+				if len(k) > 0 && k[0] == "keys" {
+					continue // keys are checked by the dashboard, which knows the action names
+				}
+				keys = append(keys, k.String())
+			}
+			if len(keys) > 0 {
+				sort.Strings(keys)
+				return cfg, fmt.Errorf("config %s: unknown key %s (check the spelling against the README's config reference)", path, strings.Join(keys, ", "))
+			}
+		}
+		cfg.File = path
+	} else if explicit {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	applyEnv(&cfg, getenv)
+	if err := cfg.Validate(); err != nil {
+		where := cfg.File
+		if where == "" {
+			where = "(defaults and environment)"
+		}
+		return cfg, fmt.Errorf("config %s: %w", where, err)
+	}
+	return cfg, nil
+}
+
+func tidyTOMLError(err error) error {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("line %d: %s", pe.Position.Line, pe.Message)
+	}
+	return err
+}
+
+func applyEnv(c *Config, getenv func(string) string) {
+	set := func(dst *string, name string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	set(&c.Plaid.ClientID, "PLAID_CLIENT_ID")
+	set(&c.Plaid.Secret, "PLAID_SECRET")
+	set(&c.Belvo.SecretID, "BELVO_SECRET_ID")
+	set(&c.Belvo.SecretPassword, "BELVO_SECRET_PASSWORD")
+	set(&c.Belvo.WebhookAuthorization, "BELVO_WEBHOOK_AUTHORIZATION")
+	set(&c.Cobalt.ClientID, "COBALT_CLIENT_ID")
+	set(&c.Cobalt.ClientSecret, "COBALT_CLIENT_SECRET")
+	set(&c.Cobalt.WebhookSecret, "COBALT_WEBHOOK_SECRET")
+	set(&c.Reminders.Email.Password, "RELINK_SMTP_PASSWORD")
+	set(&c.Reminders.SMS.AuthToken, "RELINK_SMS_TOKEN")
+	set(&c.SecretKey, "RELINK_SECRET_KEY")
+}
+
+// PlaidOn, BelvoOn and CobaltOn report whether a provider has keys.
+func (c Config) PlaidOn() bool  { return c.Plaid.ClientID != "" || c.Plaid.Secret != "" }
+func (c Config) BelvoOn() bool  { return c.Belvo.SecretID != "" || c.Belvo.SecretPassword != "" }
+func (c Config) CobaltOn() bool { return c.Cobalt.ClientID != "" || c.Cobalt.ClientSecret != "" }
+
+// Validate checks values and names the key of the first problem.
+func (c Config) Validate() error {
+	var errs []string
+	bad := func(key, format string, args ...any) { errs = append(errs, key+": "+fmt.Sprintf(format, args...)) }
+	oneOf := func(key, v string, allowed ...string) {
+		for _, a := range allowed {
+			if v == a {
+				return
+			}
+		}
+		bad(key, "%q is not one of %s", v, strings.Join(allowed, ", "))
+	}
+	checkURL := func(key, v string) {
+		if v == "" {
+			return
+		}
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad(key, "%q is not an http(s) URL", v)
+		}
+	}
+	checkTemplate := func(key, v string) {
+		if v == "" {
+			return
+		}
+		checkURL(key, strings.ReplaceAll(v, "{{.Token}}", "t"))
+		if _, err := template.New(key).Parse(v); err != nil {
+			bad(key, "not a valid template: %v", err)
+		}
+	}
+	both := func(prefix, a, aKey, b, bKey, env string) {
+		if (a == "") != (b == "") {
+			bad(prefix, "set both %s and %s (or neither, to turn %s off); env %s", aKey, bKey, prefix, env)
+		}
+	}
+	oneOf("plaid.environment", c.Plaid.Environment, "sandbox", "production")
+	checkURL("plaid.base_url", c.Plaid.BaseURL)
+	checkTemplate("plaid.link_url", c.Plaid.LinkURL)
+	both("plaid", c.Plaid.ClientID, "plaid.client_id", c.Plaid.Secret, "plaid.secret", "PLAID_CLIENT_ID / PLAID_SECRET")
+	if c.PlaidOn() && !c.Plaid.HostedLink && c.Plaid.LinkURL == "" {
+		bad("plaid.link_url", "required when plaid.hosted_link is false (the page that opens Plaid Link with {{.Token}})")
+	}
+	if len(c.Plaid.ClientName) > 30 {
+		bad("plaid.client_name", "at most 30 characters (Plaid shows it in Link)")
+	}
+	for _, cc := range c.Plaid.CountryCodes {
+		if len(cc) != 2 || strings.ToUpper(cc) != cc {
+			bad("plaid.country_codes", "%q is not an ISO-3166-1 alpha-2 code like \"US\"", cc)
+		}
+	}
+	oneOf("belvo.environment", c.Belvo.Environment, "sandbox", "production")
+	checkURL("belvo.base_url", c.Belvo.BaseURL)
+	checkURL("belvo.widget_url", c.Belvo.WidgetURL)
+	both("belvo", c.Belvo.SecretID, "belvo.secret_id", c.Belvo.SecretPassword, "belvo.secret_password", "BELVO_SECRET_ID / BELVO_SECRET_PASSWORD")
+	for i, r := range c.Belvo.LoginRules {
+		if !r.Category.Valid() || !r.Category.Failing() {
+			bad(fmt.Sprintf("belvo.login_rules[%d].category", i), "%q is not a failing category", r.Category)
+		}
+		if len(r.AnyOf) == 0 && len(r.AllOf) == 0 {
+			bad(fmt.Sprintf("belvo.login_rules[%d]", i), "needs any_of or all_of")
+		}
+	}
+	checkURL("cobalt.base_url", c.Cobalt.BaseURL)
+	checkTemplate("cobalt.link_url", c.Cobalt.LinkURL)
+	both("cobalt", c.Cobalt.ClientID, "cobalt.client_id", c.Cobalt.ClientSecret, "cobalt.client_secret", "COBALT_CLIENT_ID / COBALT_CLIENT_SECRET")
+	checkURL("serve.public_url", c.Serve.PublicURL)
+	if c.Serve.Addr != "" && !strings.Contains(c.Serve.Addr, ":") {
+		bad("serve.addr", "%q is not HOST:PORT", c.Serve.Addr)
+	}
+	if c.Serve.LinkTTL.Duration <= 0 {
+		bad("serve.link_ttl", "must be positive")
+	}
+	if c.Reminders.QuietHours != "" {
+		if _, _, err := ParseQuietHours(c.Reminders.QuietHours); err != nil {
+			bad("reminders.quiet_hours", "%v", err)
+		}
+	}
+	oneOf("reminders.email.tls", c.Reminders.Email.TLS, "starttls", "tls", "none")
+	if p := c.Reminders.Email.SMTPPort; p <= 0 || p > 65535 {
+		bad("reminders.email.smtp_port", "%d is not a port", p)
+	}
+	checkURL("reminders.sms.base_url", c.Reminders.SMS.BaseURL)
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// ParseQuietHours parses "21:00-08:00" into minutes after midnight.
+func ParseQuietHours(s string) (from, to int, err error) {
+	a, b, ok := strings.Cut(s, "-")
+	if !ok {
+		return 0, 0, fmt.Errorf("%q is not HH:MM-HH:MM", s)
+	}
+	parse := func(v string) (int, error) {
+		t, err := time.Parse("15:04", strings.TrimSpace(v))
+		if err != nil {
+			return 0, fmt.Errorf("%q is not HH:MM-HH:MM", s)
+		}
+		return t.Hour()*60 + t.Minute(), nil
+	}
+	if from, err = parse(a); err != nil {
+		return
+	}
+	to, err = parse(b)
+	return
+}

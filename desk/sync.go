@@ -1,0 +1,215 @@
+package desk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/relink/relink/provider"
+	"github.com/relink/relink/store"
+)
+
+// applyBatch is how many observations are stored per transaction.
+const applyBatch = 500
+
+// SyncProgress is a running count of one provider's sync.
+type SyncProgress struct {
+	Provider string
+	Seen     int
+	Total    int // registered connections, when known in advance (0 otherwise)
+	Changed  int
+	Started  time.Time
+}
+
+// SyncReport is the outcome of one provider's sync.
+type SyncReport struct {
+	Provider   string
+	Seen       int
+	Changed    int
+	Unattached int // events for connections not in the registry yet
+	Duration   time.Duration
+	Err        error
+}
+
+// Sync refreshes the cache from the configured providers (or only those
+// named), all at once, and records each one's sync state. A provider that
+// fails leaves what it had not reached as it was and says so in its report;
+// the returned error joins the failures.
+func (d *Desk) Sync(ctx context.Context, only []string, progress func(SyncProgress)) ([]SyncReport, error) {
+	names, err := d.selected(only)
+	if err != nil {
+		return nil, err
+	}
+	reports := make([]SyncReport, len(names))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	report := func(p SyncProgress) {
+		if progress != nil {
+			mu.Lock()
+			progress(p)
+			mu.Unlock()
+		}
+	}
+	for i, name := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			reports[i] = d.syncOne(ctx, name, report)
+		}()
+	}
+	wg.Wait()
+	var errs []error
+	for _, r := range reports {
+		if r.Err != nil {
+			errs = append(errs, r.Err)
+		}
+	}
+	return reports, errors.Join(errs...)
+}
+
+func (d *Desk) selected(only []string) ([]string, error) {
+	if len(only) == 0 {
+		var names []string
+		for n := range d.Providers {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		if len(names) == 0 {
+			return nil, errors.New("no provider is configured: add keys to [plaid], [belvo] or [cobalt] in the config, or try relink --demo")
+		}
+		return names, nil
+	}
+	for _, n := range only {
+		if _, ok := d.Providers[n]; !ok {
+			return nil, fmt.Errorf("%s is not configured: add its keys to the [%s] section of the config", n, n)
+		}
+	}
+	return only, nil
+}
+
+func (d *Desk) syncOne(ctx context.Context, name string, progress func(SyncProgress)) SyncReport {
+	p := d.Providers[name]
+	start := d.now()
+	rep := SyncReport{Provider: name}
+	states, err := d.Store.SyncStates(ctx)
+	if err != nil {
+		rep.Err = err
+		return rep
+	}
+	total := 0
+	if name != provider.Belvo {
+		total, _ = d.Store.ProviderCount(ctx, name)
+	}
+	prog := SyncProgress{Provider: name, Total: total, Started: start}
+
+	var credErr error
+	conns := func(yield func(provider.Conn) bool) {
+		credErr = d.Store.Creds(ctx, name, func(c store.Cred) bool {
+			return yield(provider.Conn{ProviderID: c.ProviderID, AccessToken: c.AccessToken, UserRef: c.UserRef})
+		})
+	}
+	var batch []store.Observation
+	var rechecks []string
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		outs, err := d.Store.Apply(ctx, batch)
+		if err != nil {
+			return err
+		}
+		for _, o := range outs {
+			if o.Change.Changed {
+				rep.Changed++
+			}
+			if o.Unattached {
+				rep.Unattached++
+			}
+		}
+		batch = batch[:0]
+		prog.Seen, prog.Changed = rep.Seen, rep.Changed
+		progress(prog)
+		return nil
+	}
+	emit := func(o provider.Observation) error {
+		rep.Seen++
+		batch = append(batch, d.observation(name, o))
+		if o.Recheck {
+			rechecks = append(rechecks, o.ProviderID)
+		}
+		if len(batch) >= applyBatch {
+			return flush()
+		}
+		return nil
+	}
+	cursor, err := p.Sync(ctx, conns, states[name].Cursor, emit)
+	if ferr := flush(); err == nil {
+		err = ferr
+	}
+	if err == nil {
+		err = credErr
+	}
+	if err == nil {
+		err = d.recheck(ctx, name, rechecks)
+	}
+	rep.Duration = d.now().Sub(start)
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			err = fmt.Errorf("%s sync stopped before it finished; the cache keeps what was read", name)
+		}
+		rep.Err = err
+		_ = d.Store.RecordSync(context.WithoutCancel(ctx), name, d.now(), "", rep.Seen, rep.Changed, err)
+		return rep
+	}
+	if err := d.Store.RecordSync(ctx, name, d.now(), cursor, rep.Seen, rep.Changed, nil); err != nil {
+		rep.Err = err
+	}
+	_ = d.Store.Audit(ctx, store.AuditEntry{Operator: d.Operator, Action: "sync", Target: name,
+		Detail: fmt.Sprintf("%d seen, %d changed", rep.Seen, rep.Changed)})
+	return rep
+}
+
+// recheck reads again the connections a signal said may have changed
+// (a finished update-mode session, a Belvo historical update).
+func (d *Desk) recheck(ctx context.Context, name string, ids []string) error {
+	for _, id := range ids {
+		if err := d.Check(ctx, name+":"+id); err != nil && !errors.Is(err, provider.ErrNotSupported) {
+			return err
+		}
+	}
+	return nil
+}
+
+// Check reads one connection's health from its provider now and stores it.
+func (d *Desk) Check(ctx context.Context, ref string) error {
+	name, id, err := ParseRef(ref)
+	if err != nil {
+		return err
+	}
+	p, ok := d.Providers[name]
+	if !ok {
+		return fmt.Errorf("%s is not configured", name)
+	}
+	tok, err := d.Store.AccessToken(ctx, name, id)
+	if err != nil {
+		return err
+	}
+	conn, _ := d.Store.Connection(ctx, name, id)
+	o, err := p.Check(ctx, provider.Conn{ProviderID: id, AccessToken: tok, UserRef: conn.UserRef})
+	if err != nil {
+		return err
+	}
+	_, err = d.Store.Apply(ctx, []store.Observation{d.observation(name, o)})
+	return err
+}
+
+// observation turns a provider observation into a store one.
+func (d *Desk) observation(name string, o provider.Observation) store.Observation {
+	return store.Observation{Provider: name, ProviderID: o.ProviderID, Institution: o.Institution, EventID: o.EventID,
+		Kind: o.Kind, Signal: o.Signal, Raw: o.Raw, ReceivedAt: d.now(),
+		// Belvo lists its links itself; Plaid and Cobalt connections come from the registry.
+		Register: name == provider.Belvo}
+}

@@ -1,0 +1,271 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/relink/relink/health"
+)
+
+// Observation is one provider signal about one connection, ready to store.
+type Observation struct {
+	Provider    string
+	ProviderID  string
+	Institution string // updates the connection's institution when not empty
+	EventID     string // provider's event id: stored once; "" for polls
+	Kind        string // webhook | event | poll | api_error | link_result
+	Signal      health.Signal
+	Raw         []byte // the payload as received; no secrets
+	Verified    string // how a webhook was verified, e.g. "es256 kid=…"
+	ReceivedAt  time.Time
+	// Register creates the connection when the registry does not have it
+	// (Belvo lists its links itself); otherwise such an event is kept
+	// unattached until the connection is imported.
+	Register bool
+	UserRef  string // for Register
+}
+
+// Outcome is what storing one observation did.
+type Outcome struct {
+	ConnectionID int64
+	Duplicate    bool // the provider event id was stored before
+	Unattached   bool // no such connection yet; the event waits for it
+	Change       health.Change
+	Health       health.Health // the connection's health afterwards
+}
+
+// Apply stores observations in one transaction: each provider event once,
+// each connection's health updated by the precedence rules, a history entry
+// for every event and every poll that changed something, and queued
+// reminders cancelled when a connection is healthy again.
+func (s *Store) Apply(ctx context.Context, obs []Observation) ([]Outcome, error) {
+	out := make([]Outcome, len(obs))
+	err := s.inTx(ctx, "storing provider signals", func(tx *sql.Tx) error {
+		for i, o := range obs {
+			r, err := s.applyOne(ctx, tx, o)
+			if err != nil {
+				return fmt.Errorf("store: storing %s signal for %s:%s: %w", o.Kind, o.Provider, o.ProviderID, err)
+			}
+			out[i] = r
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (s *Store) applyOne(ctx context.Context, tx *sql.Tx, o Observation) (Outcome, error) {
+	var res Outcome
+	if o.ReceivedAt.IsZero() {
+		o.ReceivedAt = s.now()
+	}
+	id, cur, inst, found, err := loadHealth(ctx, tx, o.Provider, o.ProviderID)
+	if err != nil {
+		return res, err
+	}
+	if !found && o.Register {
+		now := msv(s.now())
+		err := tx.QueryRowContext(ctx, `INSERT INTO connections (provider, provider_id, user_ref, institution, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, o.Provider, o.ProviderID, o.UserRef, o.Institution, now, now).Scan(&id)
+		if err != nil {
+			return res, err
+		}
+		cur, found = health.Health{Category: health.Unknown}, true
+	}
+	next, ch := health.Apply(cur, o.Signal)
+	res.ConnectionID, res.Change, res.Health = id, ch, next
+
+	// Provider events are stored first: the insert is the deduplication.
+	if o.EventID != "" {
+		inserted, err := s.insertEvent(ctx, tx, nullID(id, found), o, ch)
+		if err != nil {
+			return res, err
+		}
+		if !inserted {
+			res.Duplicate, res.Change, res.Health = true, health.Change{}, cur
+			return res, nil
+		}
+	}
+	if !found {
+		res.Unattached = true
+		return res, nil
+	}
+	if ch.Changed || (o.Institution != "" && o.Institution != inst) {
+		if err := updateHealth(ctx, tx, id, next, o.Institution, s.now()); err != nil {
+			return res, err
+		}
+	}
+	if o.EventID == "" && ch.Changed {
+		if _, err := s.insertEvent(ctx, tx, nullID(id, true), o, ch); err != nil {
+			return res, err
+		}
+	}
+	if ch.Cleared {
+		if _, err := tx.ExecContext(ctx, `UPDATE reminders SET status = 'cancelled', last_error = 'connection healthy again'
+			WHERE connection_id = ? AND status = 'queued'`, id); err != nil {
+			return res, fmt.Errorf("cancelling reminders: %w", err)
+		}
+	}
+	return res, nil
+}
+
+func nullID(id int64, ok bool) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: ok} }
+
+func loadHealth(ctx context.Context, tx *sql.Tx, provider, pid string) (int64, health.Health, string, bool, error) {
+	var h health.Health
+	var id int64
+	var inst string
+	var cat, warn, src string
+	var deadline, observed, firstFailed, transientAt sql.NullInt64
+	err := tx.QueryRowContext(ctx, `SELECT id, category, warning, deadline, provider_code, provider_reason, user_message,
+		source, observed_at, first_failed_at, last_transient, last_transient_code, last_transient_at, institution
+		FROM connections WHERE provider = ? AND provider_id = ?`, provider, pid).Scan(&id, &cat, &warn, &deadline,
+		&h.ProviderCode, &h.ProviderReason, &h.UserMessage, &src, &observed, &firstFailed, &h.LastTransient,
+		&h.LastTransientCode, &transientAt, &inst)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, health.Health{Category: health.Unknown}, "", false, nil
+	}
+	if err != nil {
+		return 0, h, "", false, err
+	}
+	h.Category, h.Warning, h.Source = health.Category(cat), health.Warning(warn), health.Source(src)
+	h.Deadline, h.FirstFailedAt, h.LastTransientAt = fromMS(deadline), fromMS(firstFailed), fromMS(transientAt)
+	if t := fromMS(observed); t != nil {
+		h.ObservedAt = *t
+	}
+	return id, h, inst, true, nil
+}
+
+func updateHealth(ctx context.Context, tx *sql.Tx, id int64, h health.Health, institution string, now time.Time) error {
+	failing := 0
+	if h.Category.Failing() {
+		failing = 1
+	}
+	var observed any
+	if !h.ObservedAt.IsZero() {
+		observed = h.ObservedAt.UnixMilli()
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE connections SET category = ?, rank = ?, failing = ?, warning = ?, deadline = ?,
+		provider_code = ?, provider_reason = ?, user_message = ?, source = ?, observed_at = ?, first_failed_at = ?,
+		last_transient = ?, last_transient_code = ?, last_transient_at = ?,
+		institution = CASE WHEN ? != '' THEN ? ELSE institution END, updated_at = ?
+		WHERE id = ?`,
+		string(h.Category), h.Category.Rank(), failing, string(h.Warning), ms(h.Deadline),
+		h.ProviderCode, h.ProviderReason, h.UserMessage, string(h.Source), observed, ms(h.FirstFailedAt),
+		string(h.LastTransient), h.LastTransientCode, ms(h.LastTransientAt),
+		institution, institution, msv(now), id)
+	if err != nil {
+		return fmt.Errorf("updating health: %w", err)
+	}
+	return nil
+}
+
+// insertEvent records o in the history; false means its provider event id
+// was already stored.
+func (s *Store) insertEvent(ctx context.Context, tx *sql.Tx, conn sql.NullInt64, o Observation, ch health.Change) (bool, error) {
+	sig, err := json.Marshal(o.Signal)
+	if err != nil {
+		return false, fmt.Errorf("encoding signal: %w", err)
+	}
+	var eventID any
+	if o.EventID != "" {
+		eventID = o.EventID
+	}
+	cat := string(o.Signal.Category)
+	if o.Signal.Effect == health.SetWarning {
+		cat = string(o.Signal.Warning)
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO events (connection_id, provider, provider_id, event_id, kind, category,
+		provider_code, provider_reason, summary, verified, signal, raw, observed_at, received_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (provider, event_id) WHERE event_id IS NOT NULL DO NOTHING`,
+		conn, o.Provider, o.ProviderID, eventID, o.Kind, cat, o.Signal.ProviderCode, o.Signal.ProviderReason,
+		summarize(o.Signal, ch), o.Verified, string(sig), o.Raw, msv(nonZero(o.Signal.ObservedAt, o.ReceivedAt)), msv(o.ReceivedAt))
+	if err != nil {
+		return false, fmt.Errorf("recording event: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+func nonZero(t, fallback time.Time) time.Time {
+	if t.IsZero() {
+		return fallback
+	}
+	return t
+}
+
+func summarize(sig health.Signal, ch health.Change) string {
+	var what string
+	switch sig.Effect {
+	case health.SetWarning:
+		what = "warning " + string(sig.Warning)
+		if sig.Warning == health.NoWarning {
+			what = "warning cleared"
+		}
+	case health.NoChange:
+		what = "no health change"
+	default:
+		what = "→ " + string(sig.Category)
+	}
+	switch {
+	case ch.Cleared:
+		what += " (repaired; reminders stopped)"
+	case ch.TransientKept:
+		what += " (kept aside: " + ch.Ignored + ")"
+	case ch.Ignored != "" && sig.Effect != health.NoChange:
+		what += " (ignored: " + ch.Ignored + ")"
+	}
+	return what
+}
+
+// attachPending gives events that arrived before their connection was
+// registered to the connection, replaying their signals in observed order.
+func (s *Store) attachPending(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT e.id, c.id, e.provider, e.provider_id, e.signal FROM events e
+		JOIN connections c ON c.provider = e.provider AND c.provider_id = e.provider_id
+		WHERE e.connection_id IS NULL ORDER BY e.observed_at, e.id`)
+	if err != nil {
+		return fmt.Errorf("store: finding early events: %w", err)
+	}
+	type pending struct {
+		eventID, connID int64
+		provider, pid   string
+		sig             health.Signal
+	}
+	var ps []pending
+	for rows.Next() {
+		var p pending
+		var sig sql.NullString
+		if err := rows.Scan(&p.eventID, &p.connID, &p.provider, &p.pid, &sig); err != nil {
+			rows.Close()
+			return fmt.Errorf("store: reading early events: %w", err)
+		}
+		if sig.Valid {
+			if err := json.Unmarshal([]byte(sig.String), &p.sig); err != nil {
+				rows.Close()
+				return fmt.Errorf("store: decoding early event %d: %w", p.eventID, err)
+			}
+		}
+		ps = append(ps, p)
+	}
+	rows.Close()
+	for _, p := range ps {
+		if _, err := tx.ExecContext(ctx, `UPDATE events SET connection_id = ? WHERE id = ?`, p.connID, p.eventID); err != nil {
+			return fmt.Errorf("store: attaching event %d: %w", p.eventID, err)
+		}
+		_, cur, _, _, err := loadHealth(ctx, tx, p.provider, p.pid)
+		if err != nil {
+			return err
+		}
+		if next, ch := health.Apply(cur, p.sig); ch.Changed {
+			if err := updateHealth(ctx, tx, p.connID, next, "", s.now()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,85 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// Link is a minted update-mode link.
+type Link struct {
+	ID           int64
+	ConnectionID int64
+	Kind         string // direct | durable
+	URL          string
+	Ticket       string
+	ExpiresAt    *time.Time
+	CreatedAt    time.Time
+	Operator     string
+	RevokedAt    *time.Time
+	Clicks       int
+}
+
+// AddLink records a minted link, with a history entry and an audit line, in
+// one transaction.
+func (s *Store) AddLink(ctx context.Context, l Link) (int64, error) {
+	if l.CreatedAt.IsZero() {
+		l.CreatedAt = s.now()
+	}
+	var id int64
+	err := s.inTx(ctx, "recording a link", func(tx *sql.Tx) error {
+		var ticket any
+		if l.Ticket != "" {
+			ticket = l.Ticket
+		}
+		err := tx.QueryRowContext(ctx, `INSERT INTO links (connection_id, kind, url, ticket, expires_at, created_at, operator)
+			VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`, l.ConnectionID, l.Kind, l.URL, ticket, ms(l.ExpiresAt),
+			msv(l.CreatedAt), l.Operator).Scan(&id)
+		if err != nil {
+			return fmt.Errorf("store: recording a link: %w", err)
+		}
+		summary := l.Kind + " link minted by " + l.Operator
+		if l.ExpiresAt != nil {
+			summary += ", expires " + l.ExpiresAt.UTC().Format(time.RFC3339)
+		}
+		var ref string
+		err = tx.QueryRowContext(ctx, `INSERT INTO events (connection_id, provider, provider_id, kind, summary, observed_at, received_at)
+			SELECT id, provider, provider_id, 'link', ?, ?, ? FROM connections WHERE id = ? RETURNING provider || ':' || provider_id`,
+			summary, msv(l.CreatedAt), msv(l.CreatedAt), l.ConnectionID).Scan(&ref)
+		if err != nil {
+			return fmt.Errorf("store: noting the link: %w", err)
+		}
+		return insertAudit(ctx, tx, l.CreatedAt, l.Operator, "link", ref, l.Kind)
+	})
+	return id, err
+}
+
+// Links returns a connection's newest links, newest first.
+func (s *Store) Links(ctx context.Context, connID int64, limit int) ([]Link, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, connection_id, kind, url, COALESCE(ticket, ''), expires_at, created_at,
+		operator, revoked_at, clicks FROM links WHERE connection_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`, connID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: reading links of #%d: %w", connID, err)
+	}
+	defer rows.Close()
+	var out []Link
+	for rows.Next() {
+		var l Link
+		var exp, rev sql.NullInt64
+		var created int64
+		if err := rows.Scan(&l.ID, &l.ConnectionID, &l.Kind, &l.URL, &l.Ticket, &exp, &created, &l.Operator, &rev, &l.Clicks); err != nil {
+			return nil, err
+		}
+		l.ExpiresAt, l.RevokedAt, l.CreatedAt = fromMS(exp), fromMS(rev), time.UnixMilli(created).UTC()
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// ProviderCount is how many connections of provider the registry holds.
+func (s *Store) ProviderCount(ctx context.Context, provider string) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(n), 0) FROM counts WHERE provider = ?`, provider).Scan(&n)
+	return n, err
+}

@@ -1,0 +1,307 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/relink/relink/health"
+)
+
+// GroupKind selects the rows of a dashboard group.
+type GroupKind int
+
+// The kinds of group.
+const (
+	GroupCategory   GroupKind = iota // failing connections of one category
+	GroupAllFailing                  // every failing connection, worst first
+	GroupExpiring                    // connections with a warning, soonest deadline first
+)
+
+// Group is one dashboard group.
+type Group struct {
+	Kind     GroupKind
+	Category health.Category // for GroupCategory
+}
+
+// Sort is a page's order.
+type Sort int
+
+// The orders a page can take; each is served by an index.
+const (
+	SortSince       Sort = iota // longest failing first (expiring: soonest deadline first)
+	SortName                    // by user name
+	SortInstitution             // by institution
+)
+
+// SortNames are the labels of the sorts, for the UI.
+var sortNames = [...]string{"since", "name", "institution"}
+
+func (s Sort) String() string {
+	if int(s) < len(sortNames) {
+		return sortNames[s]
+	}
+	return "since"
+}
+
+// Next cycles to the next sort.
+func (s Sort) Next() Sort { return (s + 1) % Sort(len(sortNames)) }
+
+// PageQuery asks for one page of a group.
+type PageQuery struct {
+	Group  Group
+	Filter string // substring of name, email, institution, ids, codes; case-insensitive
+	Sort   Sort
+	Desc   bool
+	Offset int
+	Limit  int
+}
+
+func (q PageQuery) where() (string, []any) {
+	var conds []string
+	var args []any
+	switch q.Group.Kind {
+	case GroupCategory:
+		conds, args = append(conds, "failing = 1", "category = ?"), append(args, string(q.Group.Category))
+	case GroupAllFailing:
+		conds = append(conds, "failing = 1")
+	case GroupExpiring:
+		conds = append(conds, "warning != ''")
+	}
+	if f := strings.TrimSpace(q.Filter); f != "" {
+		like := "%" + escapeLike(strings.ToLower(f)) + "%"
+		var ors []string
+		for _, col := range []string{"name", "email", "institution", "provider_id", "user_ref", "provider_code", "provider_reason", "provider"} {
+			ors = append(ors, "lower("+col+") LIKE ? ESCAPE '\\'")
+			args = append(args, like)
+		}
+		conds = append(conds, "("+strings.Join(ors, " OR ")+")")
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+func (q PageQuery) orderBy() string {
+	dir, rdir := "ASC", "DESC"
+	if q.Desc {
+		dir, rdir = rdir, dir
+	}
+	switch q.Sort {
+	case SortName:
+		return "name " + dir + ", id " + dir
+	case SortInstitution:
+		return "institution " + dir + ", id " + dir
+	}
+	switch q.Group.Kind {
+	case GroupExpiring:
+		return "deadline " + dir + ", id " + dir
+	case GroupAllFailing:
+		return "rank " + rdir + ", first_failed_at " + dir + ", id " + dir
+	}
+	return "first_failed_at " + dir + ", id " + dir
+}
+
+// Page returns one page of a group, ordered and filtered.
+func (s *Store) Page(ctx context.Context, q PageQuery) ([]Connection, error) {
+	if q.Limit <= 0 {
+		q.Limit = 50
+	}
+	where, args := q.where()
+	rows, err := s.db.QueryContext(ctx, `SELECT `+connColumns+` FROM connections WHERE `+where+
+		` ORDER BY `+q.orderBy()+` LIMIT ? OFFSET ?`, append(args, q.Limit, q.Offset)...)
+	if err != nil {
+		return nil, fmt.Errorf("store: reading a page of connections: %w", err)
+	}
+	defer rows.Close()
+	var out []Connection
+	for rows.Next() {
+		c, err := scanConnection(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: reading a page of connections: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// CountPage counts the rows of a page query's group and filter. Without a
+// filter it reads the maintained counts; with one it scans the group's index.
+func (s *Store) CountPage(ctx context.Context, q PageQuery) (int, error) {
+	if strings.TrimSpace(q.Filter) == "" && q.Group.Kind == GroupCategory {
+		var n int
+		err := s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(n), 0) FROM counts WHERE category = ?`, string(q.Group.Category)).Scan(&n)
+		return n, err
+	}
+	where, args := q.where()
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM connections WHERE `+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: counting connections: %w", err)
+	}
+	return n, nil
+}
+
+// Counts summarises the cache for the dashboard's groups.
+type Counts struct {
+	ByCategory map[health.Category]int
+	Failing    int // sum over failing categories
+	Expiring   int // connections with a warning
+	Total      int
+}
+
+// Counts reads the per-category counts (kept by triggers) and the number of
+// connections with a warning (a partial index).
+func (s *Store) Counts(ctx context.Context) (Counts, error) {
+	c := Counts{ByCategory: map[health.Category]int{}}
+	rows, err := s.db.QueryContext(ctx, `SELECT category, SUM(n) FROM counts GROUP BY category`)
+	if err != nil {
+		return c, fmt.Errorf("store: reading counts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var cat string
+		var n int
+		if err := rows.Scan(&cat, &n); err != nil {
+			return c, fmt.Errorf("store: reading counts: %w", err)
+		}
+		if n == 0 {
+			continue
+		}
+		c.ByCategory[health.Category(cat)] = n
+		c.Total += n
+		if health.Category(cat).Failing() {
+			c.Failing += n
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return c, err
+	}
+	err = s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM connections WHERE warning != ''`).Scan(&c.Expiring)
+	if err != nil {
+		return c, fmt.Errorf("store: counting warnings: %w", err)
+	}
+	return c, nil
+}
+
+// Breakdown is one provider and institution's share of a category.
+type Breakdown struct {
+	Provider    string
+	Institution string
+	N           int
+}
+
+// Breakdown lists a category's connections per provider and institution,
+// largest first (a spike at one institution is an outage, not 40 users).
+// An empty category means every failing category.
+func (s *Store) Breakdown(ctx context.Context, cat health.Category, limit int) ([]Breakdown, error) {
+	if limit <= 0 {
+		limit = 20
+	}
+	var rows *sql.Rows
+	var err error
+	if cat == "" {
+		var failing []any
+		var marks []string
+		for _, c := range health.Categories() {
+			if c.Failing() {
+				failing, marks = append(failing, string(c)), append(marks, "?")
+			}
+		}
+		rows, err = s.db.QueryContext(ctx, `SELECT provider, institution, SUM(n) AS t FROM counts
+			WHERE category IN (`+strings.Join(marks, ",")+`) GROUP BY provider, institution HAVING t > 0
+			ORDER BY t DESC, institution LIMIT ?`, append(failing, limit)...)
+	} else {
+		rows, err = s.db.QueryContext(ctx, `SELECT provider, institution, n FROM counts WHERE category = ? AND n > 0
+			ORDER BY n DESC, institution LIMIT ?`, string(cat), limit)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: reading the institution breakdown: %w", err)
+	}
+	defer rows.Close()
+	var out []Breakdown
+	for rows.Next() {
+		var b Breakdown
+		if err := rows.Scan(&b.Provider, &b.Institution, &b.N); err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// NewFailuresPerDay counts, for each of the last days days up to now (oldest
+// first), how many connections of the group started failing that day (UTC).
+func (s *Store) NewFailuresPerDay(ctx context.Context, g Group, now time.Time, days int) ([]int, error) {
+	start := now.UTC().Truncate(24*time.Hour).AddDate(0, 0, -(days - 1))
+	q := `SELECT (first_failed_at - ?) / 86400000 AS d, COUNT(*) FROM connections
+		WHERE failing = 1 AND first_failed_at >= ?`
+	args := []any{start.UnixMilli(), start.UnixMilli()}
+	if g.Kind == GroupCategory {
+		q += ` AND category = ?`
+		args = append(args, string(g.Category))
+	}
+	q += ` GROUP BY d`
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: counting new failures per day: %w", err)
+	}
+	defer rows.Close()
+	out := make([]int, days)
+	for rows.Next() {
+		var d, n int
+		if err := rows.Scan(&d, &n); err != nil {
+			return nil, err
+		}
+		if d >= 0 && d < days {
+			out[d] = n
+		}
+	}
+	return out, rows.Err()
+}
+
+// ListQuery selects connections for `relink ls`.
+type ListQuery struct {
+	Failing  bool
+	Category health.Category
+	Provider string
+}
+
+// List streams connections to fn, in id order, without loading them all.
+func (s *Store) List(ctx context.Context, q ListQuery, fn func(Connection) error) error {
+	var conds []string
+	var args []any
+	if q.Failing {
+		conds = append(conds, "failing = 1")
+	}
+	if q.Category != "" {
+		conds = append(conds, "category = ?")
+		args = append(args, string(q.Category))
+	}
+	if q.Provider != "" {
+		conds = append(conds, "provider = ?")
+		args = append(args, q.Provider)
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = " WHERE " + strings.Join(conds, " AND ")
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+connColumns+` FROM connections`+where+` ORDER BY id`, args...)
+	if err != nil {
+		return fmt.Errorf("store: listing connections: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		c, err := scanConnection(rows)
+		if err != nil {
+			return fmt.Errorf("store: listing connections: %w", err)
+		}
+		if err := fn(c); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

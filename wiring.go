@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/relink/relink/config"
+	"github.com/relink/relink/desk"
+	"github.com/relink/relink/store"
+	"github.com/relink/relink/vault"
+)
+
+// loadConfig reads the config named by --config, RELINK_CONFIG or the XDG
+// default.
+func (a *app) loadConfig() (config.Config, error) {
+	path, explicit := a.configPath, a.configPath != ""
+	if !explicit {
+		if v := a.getenv("RELINK_CONFIG"); v != "" {
+			path, explicit = v, true
+		}
+	}
+	return config.Load(path, explicit, a.getenv)
+}
+
+func (a *app) dbFile() string {
+	if a.dbPath != "" {
+		return a.dbPath
+	}
+	if v := a.getenv("RELINK_DB"); v != "" {
+		return v
+	}
+	return config.DefaultDBPath()
+}
+
+// openStore opens the cache with the configured secret key.
+func (a *app) openStore(ctx context.Context, cfg config.Config) (*store.Store, error) {
+	key, err := vault.LoadKey(cfg.SecretKey, cfg.SecretKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	opts := store.Options{}
+	if key != nil {
+		opts.Sealer = key
+	}
+	return store.Open(ctx, a.dbFile(), opts)
+}
+
+// env is a loaded config with an open store and the desk over it.
+type env struct {
+	cfg  config.Config
+	st   *store.Store
+	desk *desk.Desk
+}
+
+func (a *app) open(ctx context.Context) (*env, error) {
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	st, err := a.openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	provs, err := buildProviders(cfg)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &env{cfg: cfg, st: st, desk: &desk.Desk{Store: st, Providers: provs, Operator: cfg.Operator, Now: time.Now}}, nil
+}
+
+func (e *env) Close() error { return e.st.Close() }
+
+func operatorOr(cfg config.Config) string {
+	if cfg.Operator == "" {
+		return "unknown"
+	}
+	return cfg.Operator
+}
