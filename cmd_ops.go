@@ -98,6 +98,9 @@ func (a *app) syncCommand() *cobra.Command {
 			prog := a.syncProgress()
 			reports, err := e.desk.Sync(ctx, names, prog.update)
 			prog.done()
+			if len(reports) == 0 && err != nil {
+				return err
+			}
 			for _, r := range reports {
 				if r.Err != nil {
 					fmt.Fprintf(a.stdout, "✗ %s: %v\n", r.Provider, r.Err)

@@ -152,7 +152,6 @@ func (k *KeyList) UnmarshalTOML(v any) error {
 // Defaults returns the configuration used where the file is silent.
 func Defaults() Config {
 	return Config{
-		Operator: os.Getenv("USER"),
 		Plaid:    Plaid{Environment: "sandbox", ClientName: "relink", CountryCodes: []string{"US"}, Language: "en", HostedLink: true},
 		Belvo:    Belvo{Environment: "sandbox", WidgetURL: "https://widget.belvo.io/", LoginRules: health.DefaultLoginRules()},
 		Cobalt:   Cobalt{BaseURL: "https://api.usecobalt.com"},
@@ -216,6 +215,9 @@ func Load(path string, explicit bool, getenv func(string) string) (Config, error
 		return cfg, fmt.Errorf("config %s: %w", path, err)
 	}
 	applyEnv(&cfg, getenv)
+	if cfg.Operator == "" {
+		cfg.Operator = getenv("USER")
+	}
 	if err := cfg.Validate(); err != nil {
 		where := cfg.File
 		if where == "" {
@@ -229,6 +231,9 @@ func Load(path string, explicit bool, getenv func(string) string) (Config, error
 func tidyTOMLError(err error) error {
 	var pe toml.ParseError
 	if errors.As(err, &pe) {
+		if pe.LastKey != "" {
+			return fmt.Errorf("line %d: %s: %s", pe.Position.Line, pe.LastKey, pe.Message)
+		}
 		return fmt.Errorf("line %d: %s", pe.Position.Line, pe.Message)
 	}
 	return err

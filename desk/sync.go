@@ -122,7 +122,7 @@ func (d *Desk) syncOne(ctx context.Context, name string, progress func(SyncProgr
 			return err
 		}
 		for _, o := range outs {
-			if o.Change.Changed {
+			if o.Change.StateChanged {
 				rep.Changed++
 			}
 			if o.Unattached {

@@ -64,7 +64,8 @@ type Health struct {
 
 // Change describes what Apply did.
 type Change struct {
-	Changed       bool   // anything in Health differs
+	Changed       bool   // anything in Health differs (if only ObservedAt: the row is refreshed)
+	StateChanged  bool   // category, warning, deadline, codes or message differ: worth a history entry
 	Primary       bool   // the primary category changed
 	Cleared       bool   // a failing connection is healthy again: stop its reminders
 	Ignored       string // why the signal did not change the primary state, if it did not
@@ -105,6 +106,7 @@ func Apply(cur Health, s Signal) (Health, Change) {
 			next.ProviderReason = s.ProviderReason
 		}
 		ch.Changed = !sameHealth(cur, next)
+		ch.StateChanged = !sameState(cur, next)
 		return next, ch
 	case Attempt:
 		if next.Category.Failing() {
@@ -128,6 +130,7 @@ func Apply(cur Health, s Signal) (Health, Change) {
 		ch.TransientKept = true
 		ch.Ignored = "transient error does not hide " + string(cur.Category)
 		ch.Changed = !sameHealth(cur, next)
+		ch.StateChanged = ch.Changed
 		return next, ch
 	}
 
@@ -156,15 +159,22 @@ func Apply(cur Health, s Signal) (Health, Change) {
 	}
 	ch.Primary = next.Category != cur.Category
 	ch.Changed = !sameHealth(cur, next)
+	ch.StateChanged = !sameState(cur, next)
 	return next, ch
 }
 
 func sameHealth(a, b Health) bool {
+	return sameState(a, b) && a.Source == b.Source && a.ObservedAt.Equal(b.ObservedAt) &&
+		sameTime(a.LastTransientAt, b.LastTransientAt)
+}
+
+// sameState compares what a person would call the connection's state,
+// ignoring when it was last observed.
+func sameState(a, b Health) bool {
 	return a.Category == b.Category && a.Warning == b.Warning && sameTime(a.Deadline, b.Deadline) &&
 		a.ProviderCode == b.ProviderCode && a.ProviderReason == b.ProviderReason &&
-		a.UserMessage == b.UserMessage && a.Source == b.Source && a.ObservedAt.Equal(b.ObservedAt) &&
-		sameTime(a.FirstFailedAt, b.FirstFailedAt) && a.LastTransient == b.LastTransient &&
-		a.LastTransientCode == b.LastTransientCode && sameTime(a.LastTransientAt, b.LastTransientAt)
+		a.UserMessage == b.UserMessage && sameTime(a.FirstFailedAt, b.FirstFailedAt) &&
+		a.LastTransient == b.LastTransient && a.LastTransientCode == b.LastTransientCode
 }
 
 func sameTime(a, b *time.Time) bool {

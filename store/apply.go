@@ -98,7 +98,7 @@ func (s *Store) applyOne(ctx context.Context, tx *sql.Tx, o Observation) (Outcom
 			return res, err
 		}
 	}
-	if o.EventID == "" && ch.Changed {
+	if o.EventID == "" && ch.StateChanged {
 		if _, err := s.insertEvent(ctx, tx, nullID(id, true), o, ch); err != nil {
 			return res, err
 		}
