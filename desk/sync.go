@@ -107,7 +107,7 @@ func (d *Desk) syncOne(ctx context.Context, name string, progress func(SyncProgr
 
 	var credErr error
 	conns := func(yield func(provider.Conn) bool) {
-		credErr = d.Store.Creds(ctx, name, func(c store.Cred) bool {
+		credErr = d.Store.Creds(ctx, name, false, func(c store.Cred) bool {
 			return yield(provider.Conn{ProviderID: c.ProviderID, AccessToken: c.AccessToken, UserRef: c.UserRef})
 		})
 	}
@@ -155,6 +155,13 @@ func (d *Desk) syncOne(ctx context.Context, name string, progress func(SyncProgr
 	if err == nil {
 		err = d.recheck(ctx, name, rechecks)
 	}
+	if err == nil && name == provider.Cobalt {
+		// Cobalt's event history only tells of connections that broke; a
+		// connection it never mentioned is checked once with its token.
+		var n int
+		n, err = d.checkUnchecked(ctx, name, p)
+		rep.Seen += n
+	}
 	rep.Duration = d.now().Sub(start)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
@@ -170,6 +177,32 @@ func (d *Desk) syncOne(ctx context.Context, name string, progress func(SyncProgr
 	_ = d.Store.Audit(ctx, store.AuditEntry{Operator: d.Operator, Action: "sync", Target: name,
 		Detail: fmt.Sprintf("%d seen, %d changed", rep.Seen, rep.Changed)})
 	return rep
+}
+
+// checkUnchecked checks every connection of the provider that no signal
+// has reached yet, storing the results in batches.
+func (d *Desk) checkUnchecked(ctx context.Context, name string, p provider.Provider) (int, error) {
+	var creds []store.Cred
+	if err := d.Store.Creds(ctx, name, true, func(c store.Cred) bool { creds = append(creds, c); return true }); err != nil {
+		return 0, err
+	}
+	var batch []store.Observation
+	for _, c := range creds {
+		o, err := p.Check(ctx, provider.Conn{ProviderID: c.ProviderID, AccessToken: c.AccessToken, UserRef: c.UserRef})
+		if err != nil && o.Signal.Category == "" {
+			if ctx.Err() != nil {
+				return len(batch), ctx.Err()
+			}
+			continue // no health signal in this failure (e.g. no settings yet)
+		}
+		batch = append(batch, d.observation(name, o))
+	}
+	for i := 0; i < len(batch); i += applyBatch {
+		if _, err := d.Store.Apply(ctx, batch[i:min(i+applyBatch, len(batch))]); err != nil {
+			return i, err
+		}
+	}
+	return len(batch), nil
 }
 
 // recheck reads again the connections a signal said may have changed

@@ -120,13 +120,18 @@ type Cred struct {
 
 // Creds calls fn for every connection of provider in provider_id order, with its
 // decrypted token, reading in batches so no read transaction stays open long
-// and memory stays flat. fn returning false stops the walk.
-func (s *Store) Creds(ctx context.Context, provider string, fn func(Cred) bool) error {
+// and memory stays flat. With onlyUnchecked, only connections no signal has
+// reached yet. fn returning false stops the walk.
+func (s *Store) Creds(ctx context.Context, provider string, onlyUnchecked bool, fn func(Cred) bool) error {
 	const batch = 1000
 	after := ""
+	cond := ""
+	if onlyUnchecked {
+		cond = " AND category = 'unknown'"
+	}
 	for {
 		rows, err := s.db.QueryContext(ctx, `SELECT id, provider_id, access_token, user_ref FROM connections
-			WHERE provider = ? AND provider_id > ? ORDER BY provider_id LIMIT ?`, provider, after, batch)
+			WHERE provider = ? AND provider_id > ?`+cond+` ORDER BY provider_id LIMIT ?`, provider, after, batch)
 		if err != nil {
 			return fmt.Errorf("store: listing %s connections: %w", provider, err)
 		}
@@ -157,7 +162,9 @@ func (s *Store) Creds(ctx context.Context, provider string, fn func(Cred) bool) 
 			if !fn(Cred{ProviderID: r.pid, AccessToken: tok, UserRef: r.ref}) {
 				return nil
 			}
-			after = r.pid
+		}
+		if len(page) > 0 {
+			after = page[len(page)-1].pid
 		}
 		if len(page) < batch {
 			return nil
