@@ -42,6 +42,11 @@ type Signal struct {
 	UserMessage    string // the provider's end-user text; display only
 	Source         Source
 	ObservedAt     time.Time
+	// Generic marks a less specific report of a login failure (a Belvo poll
+	// of an "invalid" link carries no message): it confirms, but does not
+	// undo, a refinement already recorded (account_locked, password_expired,
+	// action_at_institution).
+	Generic bool
 }
 
 // Health is a connection's recorded state.
@@ -124,6 +129,12 @@ func Apply(cur Health, s Signal) (Health, Change) {
 		ch.Ignored = "a worse signal of the same moment wins"
 		return cur, ch
 	}
+	if s.Generic && s.Category == LoginRequired && refinesLogin(cur.Category) {
+		next.ObservedAt, next.Source = s.ObservedAt, s.Source
+		ch.Changed = !sameHealth(cur, next)
+		ch.Ignored = "a generic login failure confirms " + string(cur.Category)
+		return next, ch
+	}
 	if s.Category.Transient() && cur.Category.UserActionable() {
 		at := s.ObservedAt
 		next.LastTransient, next.LastTransientCode, next.LastTransientAt = s.Category, s.ProviderCode, &at
@@ -161,6 +172,11 @@ func Apply(cur Health, s Signal) (Health, Change) {
 	ch.Changed = !sameHealth(cur, next)
 	ch.StateChanged = !sameState(cur, next)
 	return next, ch
+}
+
+// refinesLogin reports whether c is a finer reading of login_required.
+func refinesLogin(c Category) bool {
+	return c == AccountLocked || c == PasswordExpired || c == ActionAtInstitution
 }
 
 func sameHealth(a, b Health) bool {

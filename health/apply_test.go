@@ -141,3 +141,36 @@ func TestInformationalSignalsChangeNothing(t *testing.T) {
 		t.Fatalf("informational webhook changed health: %+v", h)
 	}
 }
+
+func TestGenericBelvoPollKeepsARefinedLoginFailure(t *testing.T) {
+	hook := BelvoWebhookSignal(BelvoWebhook{Type: "LINK", Code: "invalid_credentials", ErrorCode: "login_error",
+		ErrorMessage: "Your account is locked"}, DefaultLoginRules(), at(10))
+	poll := BelvoLink("invalid", "", DefaultLoginRules(), at(20))
+	h, chs := run(t, hook, poll)
+	if h.Category != AccountLocked || chs[1].StateChanged {
+		t.Fatalf("a message-less poll undid the refinement: %s %+v", h.Category, chs[1])
+	}
+	if !h.ObservedAt.Equal(at(20)) {
+		t.Fatal("the poll still counts as the latest observation")
+	}
+	h, _ = Apply(h, BelvoLink("valid", "", DefaultLoginRules(), at(30)))
+	if h.Category != Healthy {
+		t.Fatalf("valid clears: %s", h.Category)
+	}
+	h, _ = Apply(h, BelvoLink("invalid", "", DefaultLoginRules(), at(40)))
+	if h.Category != LoginRequired {
+		t.Fatalf("a generic failure on a healthy link is login_required: %s", h.Category)
+	}
+}
+
+func TestCobaltCallSuccessKeepsPasswordWarning(t *testing.T) {
+	warn := CobaltEventSignal(CobaltEvent{Type: "access_token.password_change_warning"}, at(1))
+	h, _ := run(t, CobaltOK(SourcePoll, at(0)), warn, CobaltOK(SourcePoll, at(5)))
+	if h.Warning != PasswordChangeWarning {
+		t.Fatal("a working call ended the password change warning")
+	}
+	h, _ = Apply(h, CobaltOK(SourceLinkResult, at(6)))
+	if h.Warning != NoWarning {
+		t.Fatal("a completed update-mode session ends the warning")
+	}
+}

@@ -25,17 +25,21 @@ func BelvoStatusCategory(status string) (Category, bool) {
 // message of the link's last login error, if known, used to refine "invalid".
 func BelvoLink(status, lastError string, rules []LoginRule, at time.Time) Signal {
 	cat, _ := BelvoStatusCategory(status)
+	generic := cat == LoginRequired && lastError == ""
 	if cat == LoginRequired && lastError != "" {
 		cat = RefineLogin(lastError, rules)
 	}
 	return Signal{Effect: SetPrimary, Category: cat, ProviderCode: status, UserMessage: lastError,
-		Source: SourcePoll, ObservedAt: at}
+		Source: SourcePoll, ObservedAt: at, Generic: generic}
 }
 
 // BelvoErrorCategory maps a Belvo error (HTTP status and code, TAXONOMY.md §4.2).
 func BelvoErrorCategory(httpStatus int, code string) (Category, Effect) {
-	if httpStatus == 429 {
+	switch httpStatus {
+	case 429:
 		return RateLimited, SetPrimary
+	case 0: // no answer: a transport failure
+		return ProviderError, SetPrimary
 	}
 	switch code {
 	case "login_error", "invalid_link":

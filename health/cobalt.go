@@ -30,9 +30,11 @@ func CobaltHTTPSignal(status int, code, message string, at time.Time) Signal {
 }
 
 // CobaltOK is the clearing signal of a successful call with the access token
-// or a completed update-mode Link session.
+// or a completed update-mode Link session. Only the completed session
+// (SourceLinkResult) also ends a password_change_warning: a call that works
+// says nothing about the password the EHR wants changed.
 func CobaltOK(src Source, at time.Time) Signal {
-	return Signal{Effect: SetPrimary, Category: Healthy, ClearWarning: true, Source: src, ObservedAt: at}
+	return Signal{Effect: SetPrimary, Category: Healthy, ClearWarning: src == SourceLinkResult, Source: src, ObservedAt: at}
 }
 
 // CobaltEvent is the part of a Cobalt webhook event the taxonomy reads.

@@ -171,6 +171,7 @@ func TestBelvo(t *testing.T) {
 		{429, "too_many_requests", RateLimited, SetPrimary},
 		{500, "unexpected_error", ProviderError, SetPrimary},
 		{400, "brand_new_code", Other, SetPrimary},
+		{0, "", ProviderError, SetPrimary},
 	}
 	for _, c := range errs {
 		got, eff := BelvoErrorCategory(c.status, c.code)

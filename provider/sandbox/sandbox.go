@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -115,11 +116,14 @@ func (f *Faults) Wrap(next http.Handler, body429, body500 []byte) http.Handler {
 		}
 		switch kind {
 		case faultHang:
+			// Read the body first: until it is read, net/http does not
+			// notice that the client hung up.
+			io.Copy(io.Discard, r.Body)
 			<-r.Context().Done()
 			return
 		case faultTooMany:
 			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("Retry-After", strconv.Itoa(int(retryAfter/time.Second)))
+			w.Header().Set("Retry-After", strconv.Itoa(int((retryAfter+time.Second-1)/time.Second)))
 			w.WriteHeader(http.StatusTooManyRequests)
 			w.Write(body429)
 			return
@@ -160,9 +164,11 @@ func Listen(h http.Handler) (*Server, error) {
 	return s, nil
 }
 
-// Close stops the server, ending requests in flight after a short grace.
+// Close stops the server, ending requests in flight after a short grace
+// (connections a client kept from a cancelled request would otherwise hold
+// Shutdown for seconds).
 func (s *Server) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	if err := s.srv.Shutdown(ctx); err != nil {
 		return s.srv.Close()

@@ -1,0 +1,67 @@
+package cobalt
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/relink/relink/provider"
+)
+
+// UpdateLink mints a link token in update mode (POST /v1/link/token/create
+// with the connection's access_token) and fills it into LinkURL. user_id is
+// the connection's UserRef (its ProviderID when empty) and org_id its
+// ProviderID, the access_token_reference_id. The token works once, for
+// 30 minutes unless Cobalt says otherwise.
+func (c *Client) UpdateLink(ctx context.Context, conn provider.Conn) (provider.LinkToken, error) {
+	const call = "POST /v1/link/token/create"
+	if conn.AccessToken == "" {
+		return provider.LinkToken{}, fmt.Errorf("cobalt: minting a link token for %s: no access token; import the connection with its access_token", conn.ProviderID)
+	}
+	user := conn.UserRef
+	if user == "" {
+		user = conn.ProviderID
+	}
+	if user == "" {
+		return provider.LinkToken{}, errors.New("cobalt: minting a link token: no user or reference id")
+	}
+	body, err := json.Marshal(map[string]string{"user_id": user, "org_id": conn.ProviderID,
+		"access_token": conn.AccessToken})
+	if err != nil {
+		return provider.LinkToken{}, fmt.Errorf("cobalt: encoding the link token request: %w", err)
+	}
+	minted := c.now() // the lifetime counts from before the request, to be safe
+	r, err := c.send(ctx, http.MethodPost, c.endpoint("/v1/link/token/create", nil), "", body)
+	if err != nil {
+		return provider.LinkToken{}, c.transportFailure(call, err)
+	}
+	if r.Status != http.StatusOK && r.Status != http.StatusCreated {
+		return provider.LinkToken{}, c.apiFailure(call, r, conn.AccessToken)
+	}
+	var tok struct {
+		Success    *bool  `json:"success"`
+		Token      string `json:"token"`
+		Expiration string `json:"expiration"`
+		ExpiresAt  string `json:"expires_at"`
+	}
+	if err := json.Unmarshal(r.Body, &tok); err != nil {
+		return provider.LinkToken{}, c.malformed(call, r.Status, fmt.Errorf("decoding the link token: %w", err))
+	}
+	if tok.Token == "" || (tok.Success != nil && !*tok.Success) {
+		return provider.LinkToken{}, c.malformed(call, r.Status, errors.New("no link token in the answer"))
+	}
+	u, err := c.linkURL(tok.Token)
+	if err != nil {
+		return provider.LinkToken{}, fmt.Errorf("cobalt: %w", err)
+	}
+	expires := minted.Add(TokenLifetime)
+	for _, s := range []string{tok.Expiration, tok.ExpiresAt} {
+		if t, err := parseTime(s); err == nil && t.After(minted) {
+			expires = t
+			break
+		}
+	}
+	return provider.LinkToken{URL: u, ExpiresAt: expires}, nil
+}

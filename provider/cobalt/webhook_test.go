@@ -1,0 +1,137 @@
+package cobalt_test
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/relink/relink/health"
+	"github.com/relink/relink/provider/cobalt"
+)
+
+func hmacHex(secret string, body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func TestVerifyWebhook(t *testing.T) {
+	const secret = "whsec_abc123"
+	compact := []byte(`{"id":"e1","type":"access_token.login_required","data":{"message":"hi"}}`)
+	var indented bytes.Buffer
+	json.Indent(&indented, compact, "", "  ")
+
+	for name, tc := range map[string]struct {
+		header string
+		body   []byte
+		ok     bool
+	}{
+		"raw body":                {hmacHex(secret, compact), compact, true},
+		"upper-case hex":          {strings.ToUpper(hmacHex(secret, compact)), compact, true},
+		"compact-form fallback":   {hmacHex(secret, compact), indented.Bytes(), true},
+		"signature of the indent": {hmacHex(secret, indented.Bytes()), indented.Bytes(), true},
+		"wrong secret":            {hmacHex("whsec_other", compact), compact, false},
+		"tampered body":           {hmacHex(secret, compact), bytes.Replace(compact, []byte("hi"), []byte("ho"), 1), false},
+		"missing":                 {"", compact, false},
+		"not json, wrong sig":     {hmacHex(secret, compact), []byte("not json"), false},
+	} {
+		err := cobalt.VerifyWebhook(tc.header, tc.body, secret)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: %v", name, err)
+		}
+		if err != nil && strings.Contains(err.Error(), secret) {
+			t.Errorf("%s: error shows the secret", name)
+		}
+	}
+	if err := cobalt.VerifyWebhook(hmacHex("", compact), compact, ""); err == nil || err.Error() != "cobalt.webhook_secret is not set" {
+		t.Errorf("unset secret: %v", err)
+	}
+}
+
+func TestParseWebhook(t *testing.T) {
+	received := time.Date(2025, 10, 21, 15, 0, 0, 0, time.UTC)
+	for name, tc := range map[string]struct {
+		body    string
+		cat     health.Category
+		warning health.Warning
+		effect  health.Effect
+		at      time.Time
+		ref     string
+	}{
+		"login_required": {`{"id":"550e8400-e29b-41d4-a716-446655440030","access_token_reference_id":"clinic_1","object":"event",
+			"created":"2025-10-21T14:30:00.000Z","type":"access_token.login_required",
+			"data":{"access_token_reference_id":"clinic_1","emr_instance_domain":"https://ehr.test","message":"Reconnect please"}}`,
+			health.LoginRequired, "", health.SetPrimary, time.Date(2025, 10, 21, 14, 30, 0, 0, time.UTC), "clinic_1"},
+		"password_expired, offset time": {`{"id":"e2","access_token_reference_id":"clinic_1","object":"event",
+			"created":"2025-10-21T07:30:00-07:00","type":"access_token.login_required",
+			"data":{"access_token_reference_id":"clinic_1","emr_instance_domain":"https://ehr.test","message":"m","error_type":"password_expired"}}`,
+			health.PasswordExpired, "", health.SetPrimary, time.Date(2025, 10, 21, 14, 30, 0, 0, time.UTC), "clinic_1"},
+		"account_locked": {`{"id":"e3","object":"event","created":"2025-10-21T14:30:00Z","type":"access_token.login_required",
+			"data":{"access_token_reference_id":"clinic_2","emr_instance_domain":"d","message":"m","error_type":"account_locked"}}`,
+			health.AccountLocked, "", health.SetPrimary, time.Date(2025, 10, 21, 14, 30, 0, 0, time.UTC), "clinic_2"},
+		"unknown error_type": {`{"id":"e4","access_token_reference_id":"c","object":"event","created":"2025-10-21T14:30:00Z",
+			"type":"access_token.login_required","data":{"message":"m","error_type":"sso_migrated"}}`,
+			health.LoginRequired, "", health.SetPrimary, time.Date(2025, 10, 21, 14, 30, 0, 0, time.UTC), "c"},
+		"password_change_warning": {`{"id":"e5","access_token_reference_id":"c","object":"event","created":"2025-10-21T14:30:00Z",
+			"type":"access_token.password_change_warning","data":{"access_token_reference_id":"c","emr_instance_domain":"d","message":"Change it soon"}}`,
+			"", health.PasswordChangeWarning, health.SetWarning, time.Date(2025, 10, 21, 14, 30, 0, 0, time.UTC), "c"},
+		"operation event": {`{"id":"e6","access_token_reference_id":"c","object":"event","created":"2025-10-21T14:30:00Z",
+			"type":"appointment.failed","job_id":"12345","data":{"failure_reason":"x","reasons":[{"code":"SLOT","description":"taken"}]}}`,
+			"", "", health.NoChange, time.Date(2025, 10, 21, 14, 30, 0, 0, time.UTC), "c"},
+		"older shape": {`{"event_id":"e7","event_type":"access_token.login_required","created_at":"2025-10-21T14:30:00Z",
+			"access_token_reference_id":"c","data":{"message":"m"}}`,
+			health.LoginRequired, "", health.SetPrimary, time.Date(2025, 10, 21, 14, 30, 0, 0, time.UTC), "c"},
+		"created in the future": {`{"id":"e8","access_token_reference_id":"c","object":"event","created":"2030-01-01T00:00:00Z",
+			"type":"access_token.login_required","data":{}}`,
+			health.LoginRequired, "", health.SetPrimary, received, "c"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			obs, err := cobalt.ParseWebhook([]byte(tc.body), received)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := obs.Signal
+			if s.Category != tc.cat || s.Warning != tc.warning || s.Effect != tc.effect ||
+				!s.ObservedAt.Equal(tc.at) || obs.ProviderID != tc.ref || obs.EventID == "" ||
+				obs.Kind != "webhook" || len(obs.Raw) == 0 {
+				t.Errorf("%+v", obs)
+			}
+		})
+	}
+}
+
+func TestParseWebhookRejects(t *testing.T) {
+	for name, body := range map[string]string{
+		"not json":        `{"id":`,
+		"no id":           `{"type":"access_token.login_required","created":"2025-10-21T14:30:00Z","access_token_reference_id":"c"}`,
+		"no type":         `{"id":"e","created":"2025-10-21T14:30:00Z","access_token_reference_id":"c"}`,
+		"no created":      `{"id":"e","type":"access_token.login_required","access_token_reference_id":"c"}`,
+		"bad created":     `{"id":"e","type":"access_token.login_required","created":"yesterday","access_token_reference_id":"c"}`,
+		"no reference id": `{"id":"e","type":"access_token.login_required","created":"2025-10-21T14:30:00Z","data":{}}`,
+		"id is a number":  `{"id":5,"type":"access_token.login_required","created":"2025-10-21T14:30:00Z","access_token_reference_id":"c"}`,
+		"data is text":    `{"id":"e","type":"access_token.login_required","created":"2025-10-21T14:30:00Z","access_token_reference_id":"c","data":"x"}`,
+	} {
+		if _, err := cobalt.ParseWebhook([]byte(body), time.Now()); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestParseLinkResult(t *testing.T) {
+	at := time.Now()
+	obs, err := cobalt.ParseLinkResult([]byte(`{"access_token_reference_id":"clinic_1"}`), at)
+	if err != nil || obs.ProviderID != "clinic_1" || obs.Signal.Category != health.Healthy ||
+		!obs.Signal.ClearWarning || !obs.Signal.ObservedAt.Equal(at) {
+		t.Errorf("%+v %v", obs, err)
+	}
+	for _, body := range []string{`{}`, `{"access_token_reference_id":""}`, `nope`} {
+		if _, err := cobalt.ParseLinkResult([]byte(body), at); err == nil {
+			t.Errorf("%s: accepted", body)
+		}
+	}
+}
