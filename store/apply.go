@@ -45,8 +45,16 @@ type Outcome struct {
 func (s *Store) Apply(ctx context.Context, obs []Observation) ([]Outcome, error) {
 	out := make([]Outcome, len(obs))
 	err := s.inTx(ctx, "storing provider signals", func(tx *sql.Tx) error {
+		a := &applier{s: s, tx: tx}
+		defer a.close()
+		// Statements run without the caller's cancellation (each would cost
+		// a goroutine in database/sql); it is checked between observations.
+		bg := context.WithoutCancel(ctx)
 		for i, o := range obs {
-			r, err := s.applyOne(ctx, tx, o)
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			r, err := a.apply(bg, o)
 			if err != nil {
 				return fmt.Errorf("store: storing %s signal for %s:%s: %w", o.Kind, o.Provider, o.ProviderID, err)
 			}
@@ -57,7 +65,55 @@ func (s *Store) Apply(ctx context.Context, obs []Observation) ([]Outcome, error)
 	return out, err
 }
 
-func (s *Store) applyOne(ctx context.Context, tx *sql.Tx, o Observation) (Outcome, error) {
+// applier holds one transaction's prepared statements: compiling them
+// (with the count triggers) once per batch instead of once per row is most
+// of the cost of a sync.
+type applier struct {
+	s     *Store
+	tx    *sql.Tx
+	stmts map[string]*sql.Stmt
+}
+
+func (a *applier) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := a.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := a.tx.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if a.stmts == nil {
+		a.stmts = map[string]*sql.Stmt{}
+	}
+	a.stmts[query] = st
+	return st, nil
+}
+
+func (a *applier) close() {
+	for _, st := range a.stmts {
+		st.Close()
+	}
+}
+
+func (a *applier) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := a.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+func (a *applier) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := a.stmt(ctx, query)
+	if err != nil {
+		return a.tx.QueryRowContext(ctx, query, args...) // reports the same error on Scan
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+func (a *applier) apply(ctx context.Context, o Observation) (Outcome, error) {
+	s, tx := a.s, a
+
 	var res Outcome
 	if o.ReceivedAt.IsZero() {
 		o.ReceivedAt = s.now()
@@ -68,7 +124,7 @@ func (s *Store) applyOne(ctx context.Context, tx *sql.Tx, o Observation) (Outcom
 	}
 	if !found && o.Register {
 		now := msv(s.now())
-		err := tx.QueryRowContext(ctx, `INSERT INTO connections (provider, provider_id, user_ref, institution, created_at, updated_at)
+		err := tx.queryRow(ctx, `INSERT INTO connections (provider, provider_id, user_ref, institution, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, o.Provider, o.ProviderID, o.UserRef, o.Institution, now, now).Scan(&id)
 		if err != nil {
 			return res, err
@@ -80,7 +136,7 @@ func (s *Store) applyOne(ctx context.Context, tx *sql.Tx, o Observation) (Outcom
 
 	// Provider events are stored first: the insert is the deduplication.
 	if o.EventID != "" {
-		inserted, err := s.insertEvent(ctx, tx, nullID(id, found), o, ch)
+		inserted, err := insertEvent(ctx, tx, nullID(id, found), o, ch)
 		if err != nil {
 			return res, err
 		}
@@ -98,13 +154,15 @@ func (s *Store) applyOne(ctx context.Context, tx *sql.Tx, o Observation) (Outcom
 			return res, err
 		}
 	}
-	if o.EventID == "" && ch.StateChanged {
-		if _, err := s.insertEvent(ctx, tx, nullID(id, true), o, ch); err != nil {
+	// A first check that finds a connection working is not worth a line.
+	firstOK := cur.Category == health.Unknown && next.Category == health.Healthy && next.Warning == health.NoWarning
+	if o.EventID == "" && ch.StateChanged && !firstOK {
+		if _, err := insertEvent(ctx, tx, nullID(id, true), o, ch); err != nil {
 			return res, err
 		}
 	}
 	if ch.Cleared {
-		if _, err := tx.ExecContext(ctx, `UPDATE reminders SET status = 'cancelled', last_error = 'connection healthy again'
+		if _, err := tx.exec(ctx, `UPDATE reminders SET status = 'cancelled', last_error = 'connection healthy again'
 			WHERE connection_id = ? AND status = 'queued'`, id); err != nil {
 			return res, fmt.Errorf("cancelling reminders: %w", err)
 		}
@@ -114,13 +172,30 @@ func (s *Store) applyOne(ctx context.Context, tx *sql.Tx, o Observation) (Outcom
 
 func nullID(id int64, ok bool) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: ok} }
 
-func loadHealth(ctx context.Context, tx *sql.Tx, provider, pid string) (int64, health.Health, string, bool, error) {
+// txn is what loadHealth, updateHealth and insertEvent need of a
+// transaction: an applier (prepared statements) or a plain one.
+type txn interface {
+	exec(ctx context.Context, query string, args ...any) (sql.Result, error)
+	queryRow(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// plainTx runs statements on a transaction without preparing them.
+type plainTx struct{ tx *sql.Tx }
+
+func (p plainTx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return p.tx.ExecContext(ctx, q, args...)
+}
+func (p plainTx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return p.tx.QueryRowContext(ctx, q, args...)
+}
+
+func loadHealth(ctx context.Context, tx txn, provider, pid string) (int64, health.Health, string, bool, error) {
 	var h health.Health
 	var id int64
 	var inst string
 	var cat, warn, src string
 	var deadline, observed, firstFailed, transientAt sql.NullInt64
-	err := tx.QueryRowContext(ctx, `SELECT id, category, warning, deadline, provider_code, provider_reason, user_message,
+	err := tx.queryRow(ctx, `SELECT id, category, warning, deadline, provider_code, provider_reason, user_message,
 		source, observed_at, first_failed_at, last_transient, last_transient_code, last_transient_at, institution
 		FROM connections WHERE provider = ? AND provider_id = ?`, provider, pid).Scan(&id, &cat, &warn, &deadline,
 		&h.ProviderCode, &h.ProviderReason, &h.UserMessage, &src, &observed, &firstFailed, &h.LastTransient,
@@ -139,7 +214,7 @@ func loadHealth(ctx context.Context, tx *sql.Tx, provider, pid string) (int64, h
 	return id, h, inst, true, nil
 }
 
-func updateHealth(ctx context.Context, tx *sql.Tx, id int64, h health.Health, institution string, now time.Time) error {
+func updateHealth(ctx context.Context, tx txn, id int64, h health.Health, institution string, now time.Time) error {
 	failing := 0
 	if h.Category.Failing() {
 		failing = 1
@@ -148,7 +223,7 @@ func updateHealth(ctx context.Context, tx *sql.Tx, id int64, h health.Health, in
 	if !h.ObservedAt.IsZero() {
 		observed = h.ObservedAt.UnixMilli()
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE connections SET category = ?, rank = ?, failing = ?, warning = ?, deadline = ?,
+	_, err := tx.exec(ctx, `UPDATE connections SET category = ?, rank = ?, failing = ?, warning = ?, deadline = ?,
 		provider_code = ?, provider_reason = ?, user_message = ?, source = ?, observed_at = ?, first_failed_at = ?,
 		last_transient = ?, last_transient_code = ?, last_transient_at = ?,
 		institution = CASE WHEN ? != '' THEN ? ELSE institution END, updated_at = ?
@@ -165,7 +240,7 @@ func updateHealth(ctx context.Context, tx *sql.Tx, id int64, h health.Health, in
 
 // insertEvent records o in the history; false means its provider event id
 // was already stored.
-func (s *Store) insertEvent(ctx context.Context, tx *sql.Tx, conn sql.NullInt64, o Observation, ch health.Change) (bool, error) {
+func insertEvent(ctx context.Context, tx txn, conn sql.NullInt64, o Observation, ch health.Change) (bool, error) {
 	sig, err := json.Marshal(o.Signal)
 	if err != nil {
 		return false, fmt.Errorf("encoding signal: %w", err)
@@ -178,7 +253,7 @@ func (s *Store) insertEvent(ctx context.Context, tx *sql.Tx, conn sql.NullInt64,
 	if o.Signal.Effect == health.SetWarning {
 		cat = string(o.Signal.Warning)
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO events (connection_id, provider, provider_id, event_id, kind, category,
+	res, err := tx.exec(ctx, `INSERT INTO events (connection_id, provider, provider_id, event_id, kind, category,
 		provider_code, provider_reason, summary, verified, signal, raw, observed_at, received_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (provider, event_id) WHERE event_id IS NOT NULL DO NOTHING`,
@@ -257,12 +332,12 @@ func (s *Store) attachPending(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE events SET connection_id = ? WHERE id = ?`, p.connID, p.eventID); err != nil {
 			return fmt.Errorf("store: attaching event %d: %w", p.eventID, err)
 		}
-		_, cur, _, _, err := loadHealth(ctx, tx, p.provider, p.pid)
+		_, cur, _, _, err := loadHealth(ctx, plainTx{tx}, p.provider, p.pid)
 		if err != nil {
 			return err
 		}
 		if next, ch := health.Apply(cur, p.sig); ch.Changed {
-			if err := updateHealth(ctx, tx, p.connID, next, "", s.now()); err != nil {
+			if err := updateHealth(ctx, plainTx{tx}, p.connID, next, "", s.now()); err != nil {
 				return err
 			}
 		}
