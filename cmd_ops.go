@@ -179,17 +179,22 @@ func (p *progressLine) done() {
 }
 
 func (a *app) linkCommand() *cobra.Command {
-	var durable, asJSON bool
+	var durable, asJSON, revoke bool
 	cmd := &cobra.Command{
 		Use:   "link CONN",
 		Short: "Mint an update-mode link for one connection (CONN is provider:provider_id)",
-		Args:  exactArgs(1, "one CONN, e.g. plaid:Ed6bjN…"),
+		Long: `Mint an update-mode link for one connection. A direct link is the provider's
+page with a fresh token, for someone who will click within minutes (Plaid 30 min,
+Belvo 10 min, Cobalt 30 min, single use). A durable link (--durable) points at
+relink serve's /r/{ticket}: it stays valid for serve.link_ttl and mints a fresh
+token only when clicked; reminders use these. --revoke withdraws them.`,
+		Args: exactArgs(1, "one CONN, e.g. plaid:Ed6bjN…"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if _, _, err := desk.ParseRef(args[0]); err != nil {
 				return usageError{err}
 			}
-			if durable {
-				return fmt.Errorf("durable links need relink serve's reconnect endpoint, which this build does not have yet; use a direct link (without --durable)")
+			if revoke && (durable || asJSON) {
+				return usagef("--revoke takes no other flag")
 			}
 			ctx := cmd.Context()
 			e, err := a.open(ctx)
@@ -197,7 +202,19 @@ func (a *app) linkCommand() *cobra.Command {
 				return err
 			}
 			defer e.Close()
-			l, err := e.desk.DirectLink(ctx, args[0])
+			if revoke {
+				n, err := e.desk.RevokeLinks(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "revoked %d durable link(s) of %s\n", n, args[0])
+				return nil
+			}
+			mint := e.desk.DirectLink
+			if durable {
+				mint = e.desk.DurableLink
+			}
+			l, err := mint(ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -210,5 +227,6 @@ func (a *app) linkCommand() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&durable, "durable", false, "a durable reconnect link served by relink serve")
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"url", "expires_at", "kind", "connection"}`)
+	cmd.Flags().BoolVar(&revoke, "revoke", false, "revoke every durable link of CONN")
 	return cmd
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/relink/relink/config"
 	"github.com/relink/relink/desk"
 	"github.com/relink/relink/store"
+	"github.com/relink/relink/ticket"
 	"github.com/relink/relink/vault"
 )
 
@@ -66,7 +67,13 @@ func (a *app) open(ctx context.Context) (*env, error) {
 		st.Close()
 		return nil, err
 	}
-	return &env{cfg: cfg, st: st, desk: &desk.Desk{Store: st, Providers: provs, Operator: cfg.Operator, Now: time.Now}}, nil
+	signer, err := ticket.LoadOrCreate(ticket.KeyPath(a.dbFile()))
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &env{cfg: cfg, st: st, desk: &desk.Desk{Store: st, Providers: provs, Operator: cfg.Operator, Now: time.Now,
+		Tickets: signer, PublicURL: cfg.Serve.PublicURL, LinkTTL: cfg.Serve.LinkTTL.Duration}}, nil
 }
 
 func (e *env) Close() error { return e.st.Close() }

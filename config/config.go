@@ -152,10 +152,10 @@ func (k *KeyList) UnmarshalTOML(v any) error {
 // Defaults returns the configuration used where the file is silent.
 func Defaults() Config {
 	return Config{
-		Plaid:    Plaid{Environment: "sandbox", ClientName: "relink", CountryCodes: []string{"US"}, Language: "en", HostedLink: true},
-		Belvo:    Belvo{Environment: "sandbox", WidgetURL: "https://widget.belvo.io/", LoginRules: health.DefaultLoginRules()},
-		Cobalt:   Cobalt{BaseURL: "https://api.usecobalt.com"},
-		Serve:    Serve{Addr: "127.0.0.1:8787", LinkTTL: Duration{168 * time.Hour}},
+		Plaid:  Plaid{Environment: "sandbox", ClientName: "relink", CountryCodes: []string{"US"}, Language: "en", HostedLink: true},
+		Belvo:  Belvo{Environment: "sandbox", WidgetURL: "https://widget.belvo.io/", LoginRules: health.DefaultLoginRules()},
+		Cobalt: Cobalt{BaseURL: "https://api.usecobalt.com"},
+		Serve:  Serve{Addr: "127.0.0.1:8787", LinkTTL: Duration{168 * time.Hour}},
 		Reminders: Reminders{Cooldown: Duration{24 * time.Hour},
 			Email: Email{SMTPHost: "localhost", SMTPPort: 587, TLS: "starttls"},
 			SMS:   SMS{BaseURL: "https://api.twilio.com"}},

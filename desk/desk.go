@@ -5,14 +5,13 @@
 package desk
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/relink/relink/provider"
 	"github.com/relink/relink/store"
+	"github.com/relink/relink/ticket"
 )
 
 // Desk wires the store to the configured providers.
@@ -21,6 +20,11 @@ type Desk struct {
 	Providers map[string]provider.Provider // only the configured ones
 	Operator  string
 	Now       func() time.Time
+	// Durable reconnect links: the ticket signer, serve.public_url and
+	// serve.link_ttl. Without a signer or URL, durable links are off.
+	Tickets   *ticket.Signer
+	PublicURL string
+	LinkTTL   time.Duration
 }
 
 func (d *Desk) now() time.Time {
@@ -42,46 +46,4 @@ func ParseRef(ref string) (prov, id string, err error) {
 		return "", "", fmt.Errorf("%q: unknown provider %q (want plaid, belvo or cobalt)", ref, prov)
 	}
 	return prov, id, nil
-}
-
-// Link is a minted update-mode link.
-type Link struct {
-	URL        string    `json:"url"`
-	ExpiresAt  time.Time `json:"expires_at"`
-	Kind       string    `json:"kind"` // direct | durable
-	Connection string    `json:"connection"`
-}
-
-// DirectLink mints a provider update-mode link for ref now, records it and
-// returns it.
-func (d *Desk) DirectLink(ctx context.Context, ref string) (Link, error) {
-	provName, id, err := ParseRef(ref)
-	if err != nil {
-		return Link{}, err
-	}
-	p, ok := d.Providers[provName]
-	if !ok {
-		return Link{}, fmt.Errorf("%s is not configured: add its keys to the config ([%s] section) to mint links", provName, provName)
-	}
-	conn, err := d.Store.Connection(ctx, provName, id)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return Link{}, fmt.Errorf("%s is not in the cache; import the registry or run relink sync", ref)
-		}
-		return Link{}, err
-	}
-	tok, err := d.Store.AccessToken(ctx, provName, id)
-	if err != nil {
-		return Link{}, err
-	}
-	lt, err := p.UpdateLink(ctx, provider.Conn{ProviderID: id, AccessToken: tok, UserRef: conn.UserRef})
-	if err != nil {
-		return Link{}, fmt.Errorf("minting an update-mode link for %s: %w", ref, err)
-	}
-	exp := lt.ExpiresAt
-	if _, err := d.Store.AddLink(ctx, store.Link{ConnectionID: conn.ID, Kind: "direct", URL: lt.URL, ExpiresAt: &exp,
-		Operator: d.Operator, CreatedAt: d.now()}); err != nil {
-		return Link{}, err
-	}
-	return Link{URL: lt.URL, ExpiresAt: lt.ExpiresAt, Kind: "direct", Connection: ref}, nil
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -82,4 +83,69 @@ func (s *Store) ProviderCount(ctx context.Context, provider string) (int, error)
 	var n int
 	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(n), 0) FROM counts WHERE provider = ?`, provider).Scan(&n)
 	return n, err
+}
+
+// LinkByTicket returns the durable link with ticket id.
+func (s *Store) LinkByTicket(ctx context.Context, ticket string) (Link, error) {
+	var l Link
+	var exp, rev sql.NullInt64
+	var created int64
+	err := s.db.QueryRowContext(ctx, `SELECT id, connection_id, kind, url, ticket, expires_at, created_at, operator, revoked_at, clicks
+		FROM links WHERE ticket = ?`, ticket).Scan(&l.ID, &l.ConnectionID, &l.Kind, &l.URL, &l.Ticket, &exp, &created, &l.Operator, &rev, &l.Clicks)
+	if errors.Is(err, sql.ErrNoRows) {
+		return l, fmt.Errorf("link ticket: %w", ErrNotFound)
+	}
+	if err != nil {
+		return l, fmt.Errorf("store: reading a link: %w", err)
+	}
+	l.ExpiresAt, l.RevokedAt, l.CreatedAt = fromMS(exp), fromMS(rev), time.UnixMilli(created).UTC()
+	return l, nil
+}
+
+// RevokeLinks revokes every live durable link of a connection and returns
+// how many it revoked, with a history entry and an audit line.
+func (s *Store) RevokeLinks(ctx context.Context, connID int64, operator string) (int, error) {
+	var n int64
+	err := s.inTx(ctx, "revoking links", func(tx *sql.Tx) error {
+		now := s.now()
+		res, err := tx.ExecContext(ctx, `UPDATE links SET revoked_at = ? WHERE connection_id = ? AND kind = 'durable' AND revoked_at IS NULL`,
+			msv(now), connID)
+		if err != nil {
+			return fmt.Errorf("store: revoking links: %w", err)
+		}
+		if n, err = res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		var ref string
+		err = tx.QueryRowContext(ctx, `INSERT INTO events (connection_id, provider, provider_id, kind, summary, observed_at, received_at)
+			SELECT id, provider, provider_id, 'link', ?, ?, ? FROM connections WHERE id = ? RETURNING provider || ':' || provider_id`,
+			fmt.Sprintf("%d durable link(s) revoked by %s", n, operator), msv(now), msv(now), connID).Scan(&ref)
+		if err != nil {
+			return fmt.Errorf("store: noting the revocation: %w", err)
+		}
+		return insertAudit(ctx, tx, now, operator, "revoke", ref, fmt.Sprintf("%d durable link(s)", n))
+	})
+	return int(n), err
+}
+
+// RecordClick counts a click on a durable link, with a history entry and an
+// audit line; outcome says what the click led to.
+func (s *Store) RecordClick(ctx context.Context, linkID int64, outcome string) error {
+	return s.inTx(ctx, "recording a click", func(tx *sql.Tx) error {
+		now := s.now()
+		var connID int64
+		err := tx.QueryRowContext(ctx, `UPDATE links SET clicks = clicks + 1, last_click_at = ? WHERE id = ? RETURNING connection_id`,
+			msv(now), linkID).Scan(&connID)
+		if err != nil {
+			return fmt.Errorf("store: recording a click: %w", err)
+		}
+		var ref string
+		err = tx.QueryRowContext(ctx, `INSERT INTO events (connection_id, provider, provider_id, kind, summary, observed_at, received_at)
+			SELECT id, provider, provider_id, 'click', ?, ?, ? FROM connections WHERE id = ? RETURNING provider || ':' || provider_id`,
+			"reconnect link clicked: "+outcome, msv(now), msv(now), connID).Scan(&ref)
+		if err != nil {
+			return fmt.Errorf("store: noting the click: %w", err)
+		}
+		return insertAudit(ctx, tx, now, "end user", "click", ref, outcome)
+	})
 }
