@@ -662,6 +662,13 @@ func (p *Plaid) handleLinkTokenCreate(w http.ResponseWriter, r *http.Request) {
 			p.fail(w, 400, "INVALID_INPUT", "INVALID_ACCESS_TOKEN", "could not find matching access token")
 			return
 		}
+		// A user who revoked access cannot be taken through update mode
+		// (PLAID.md §4.2): the fix is a new Item.
+		if it.code == "USER_PERMISSION_REVOKED" || it.reason == "OAUTH_USER_REVOKED" {
+			p.mu.Unlock()
+			p.fail(w, 400, "ITEM_ERROR", "USER_PERMISSION_REVOKED", "the user revoked access to this item; update mode is not available, create a new item")
+			return
+		}
 		l.itemID = it.id
 	}
 	p.addLink(l, now)

@@ -1,0 +1,181 @@
+package desk_test
+
+import (
+	"context"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/relink/relink/desk"
+	"github.com/relink/relink/health"
+	"github.com/relink/relink/provider"
+	"github.com/relink/relink/provider/plaid"
+	"github.com/relink/relink/provider/sandbox"
+	"github.com/relink/relink/store"
+	"github.com/relink/relink/ticket"
+	"github.com/relink/relink/vault"
+)
+
+type linkWorld struct {
+	desk  *desk.Desk
+	st    *store.Store
+	emu   *sandbox.Plaid
+	clock *time.Time
+}
+
+func newLinkWorld(t *testing.T) *linkWorld {
+	t.Helper()
+	ctx := context.Background()
+	emu, err := sandbox.NewPlaid(sandbox.PlaidOptions{PerItemPerMinute: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emu.Close() })
+	now := time.Now().UTC()
+	w := &linkWorld{emu: emu, clock: &now}
+	clock := func() time.Time { return *w.clock }
+	key, _, _ := vault.Generate()
+	dir := t.TempDir()
+	w.st, err = store.Open(ctx, filepath.Join(dir, "r.db"), store.Options{Sealer: key, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.st.Close() })
+	for _, c := range []sandbox.Connection{
+		{ID: "item-broken", AccessToken: "access-sandbox-BROKEN-SECRET", Code: "ITEM_LOGIN_REQUIRED", Institution: "Tartan Bank"},
+		{ID: "item-fine", AccessToken: "access-sandbox-FINE-SECRET", Institution: "Tartan Bank"},
+	} {
+		if _, err := emu.AddConnection(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	im, _ := w.st.BeginImport(ctx, "t")
+	im.Add(ctx, store.Registration{Provider: "plaid", ProviderID: "item-broken", AccessToken: "access-sandbox-BROKEN-SECRET", UserRef: "u1"})
+	im.Add(ctx, store.Registration{Provider: "plaid", ProviderID: "item-fine", AccessToken: "access-sandbox-FINE-SECRET", UserRef: "u2"})
+	if err := im.Commit(ctx, "t"); err != nil {
+		t.Fatal(err)
+	}
+	id, secret := emu.Credentials()
+	pc, err := plaid.New(plaid.Config{BaseURL: emu.URL(), ClientID: id, Secret: secret, ClientName: "t", Language: "en",
+		CountryCodes: []string{"US"}, HostedLink: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ticket.LoadOrCreate(filepath.Join(dir, "r.db.linkkey"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.desk = &desk.Desk{Store: w.st, Providers: map[string]provider.Provider{"plaid": pc}, Operator: "dana", Now: clock,
+		Tickets: signer, PublicURL: "https://relink.example.com/", LinkTTL: 48 * time.Hour}
+	if _, err := w.desk.Sync(ctx, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func ticketOf(t *testing.T, link string) string {
+	u, err := url.Parse(link)
+	if err != nil || !strings.HasPrefix(u.Path, "/r/") {
+		t.Fatalf("durable link %q", link)
+	}
+	return strings.TrimPrefix(u.Path, "/r/")
+}
+
+func TestDurableLinkRedirectsToAFreshProviderPage(t *testing.T) {
+	w := newLinkWorld(t)
+	ctx := context.Background()
+	l, err := w.desk.DurableLink(ctx, "plaid:item-broken")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Kind != "durable" || !strings.HasPrefix(l.URL, "https://relink.example.com/r/") || !l.ExpiresAt.Equal(w.clock.Add(48*time.Hour).Truncate(time.Second)) {
+		t.Fatalf("link %+v", l)
+	}
+	r, err := w.desk.Redeem(ctx, ticketOf(t, l.URL))
+	if err != nil || r.Outcome != desk.Redirect || !strings.HasPrefix(r.URL, w.emu.URL()) {
+		t.Fatalf("redeem %+v %v", r, err)
+	}
+	// A second click mints another token: the link stays good for days.
+	r2, _ := w.desk.Redeem(ctx, ticketOf(t, l.URL))
+	if r2.Outcome != desk.Redirect || r2.URL == r.URL {
+		t.Fatalf("second click %+v", r2)
+	}
+	conn, _ := w.st.Connection(ctx, "plaid", "item-broken")
+	links, _ := w.st.Links(ctx, conn.ID, 10)
+	if len(links) != 1 || links[0].Clicks != 2 {
+		t.Fatalf("clicks not counted: %+v", links)
+	}
+	hist, _ := w.st.History(ctx, conn.ID, 20)
+	var kinds []string
+	for _, h := range hist {
+		kinds = append(kinds, h.Kind)
+		if strings.Contains(h.Summary, "SECRET") || strings.Contains(h.Summary, "link-sandbox") {
+			t.Fatalf("history holds a token: %q", h.Summary)
+		}
+	}
+	if !strings.Contains(strings.Join(kinds, ","), "click,click,link") {
+		t.Fatalf("history kinds %v", kinds)
+	}
+	var audit []string
+	w.st.AuditSince(ctx, time.Time{}, func(e store.AuditEntry) error {
+		audit = append(audit, e.Action+" "+e.Target+" "+e.Detail)
+		return nil
+	})
+	joined := strings.Join(audit, "\n")
+	if !strings.Contains(joined, "link plaid:item-broken durable") || !strings.Contains(joined, "click plaid:item-broken") ||
+		strings.Contains(joined, "SECRET") || strings.Contains(joined, "/r/") {
+		t.Fatalf("audit:\n%s", joined)
+	}
+}
+
+func TestDurableLinkRefusals(t *testing.T) {
+	w := newLinkWorld(t)
+	ctx := context.Background()
+	l, _ := w.desk.DurableLink(ctx, "plaid:item-broken")
+	tk := ticketOf(t, l.URL)
+
+	fine, _ := w.desk.DurableLink(ctx, "plaid:item-fine")
+	if r, _ := w.desk.Redeem(ctx, ticketOf(t, fine.URL)); r.Outcome != desk.NothingToDo {
+		t.Fatalf("healthy connection: %+v", r)
+	}
+	if r, _ := w.desk.Redeem(ctx, tk[:len(tk)-2]+"xx"); r.Outcome != desk.InvalidTicket {
+		t.Fatalf("tampered: %+v", r)
+	}
+	if r, _ := w.desk.Redeem(ctx, "garbage"); r.Outcome != desk.InvalidTicket {
+		t.Fatalf("garbage: %+v", r)
+	}
+	*w.clock = w.clock.Add(49 * time.Hour)
+	if r, _ := w.desk.Redeem(ctx, tk); r.Outcome != desk.ExpiredTicket {
+		t.Fatalf("expired: %+v", r)
+	}
+	*w.clock = w.clock.Add(-49 * time.Hour)
+	if n, err := w.desk.RevokeLinks(ctx, "plaid:item-broken"); err != nil || n != 1 {
+		t.Fatalf("revoke %d %v", n, err)
+	}
+	if r, _ := w.desk.Redeem(ctx, tk); r.Outcome != desk.RevokedTicket {
+		t.Fatalf("revoked: %+v", r)
+	}
+}
+
+func TestDirectLinkAndRefusalInUsersTerms(t *testing.T) {
+	w := newLinkWorld(t)
+	ctx := context.Background()
+	l, err := w.desk.DirectLink(ctx, "plaid:item-broken")
+	if err != nil || l.Kind != "direct" || !strings.HasPrefix(l.URL, w.emu.URL()+"/hosted/") || l.ExpiresAt.Before(*w.clock) {
+		t.Fatalf("direct link %+v %v", l, err)
+	}
+	if err := w.emu.Break("item-fine", "ITEM_LOGIN_REQUIRED", "OAUTH_USER_REVOKED"); err != nil {
+		t.Fatal(err)
+	}
+	w.desk.Check(ctx, "plaid:item-fine")
+	c, _ := w.st.Connection(ctx, "plaid", "item-fine")
+	if c.Health.Category != health.PermissionRevoked {
+		t.Fatalf("category %s", c.Health.Category)
+	}
+	_, err = w.desk.DirectLink(ctx, "plaid:item-fine")
+	if err == nil || !strings.Contains(err.Error(), "needs a new connection") || strings.Contains(err.Error(), "SECRET") {
+		t.Fatalf("revoked item: %v", err)
+	}
+}
