@@ -22,6 +22,7 @@ import (
 	"github.com/relink/relink/provider/plaid"
 	"github.com/relink/relink/provider/sandbox"
 	"github.com/relink/relink/store"
+	"github.com/relink/relink/ticket"
 	"github.com/relink/relink/vault"
 )
 
@@ -105,7 +106,12 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	if err := e.connectClients(); err != nil {
 		return nil, err
 	}
-	e.Desk = &desk.Desk{Store: e.Store, Providers: e.Providers, Operator: opts.Operator, Now: opts.Now}
+	signer, err := ticket.LoadOrCreate(ticket.KeyPath(e.Store.Path()))
+	if err != nil {
+		return nil, err
+	}
+	e.Desk = &desk.Desk{Store: e.Store, Providers: e.Providers, Operator: opts.Operator, Now: opts.Now,
+		Tickets: signer, PublicURL: e.WebhookBase, LinkTTL: 168 * time.Hour}
 	if opts.Handler == nil {
 		return nil, errors.New("demo: no server handler given")
 	}
@@ -177,21 +183,19 @@ func (e *Env) seed(ctx context.Context, data []sandbox.DemoConn) error {
 		return err
 	}
 	var history []store.Observation
+	var warned []sandbox.DemoConn
 	for _, d := range data {
 		var addErr error
 		switch d.Provider {
 		case provider.Plaid:
 			_, addErr = e.Plaid.AddConnection(d.Conn)
-			if addErr == nil && d.Warning == health.ConsentExpiring {
-				addErr = e.Plaid.SetConsentExpiration(d.Conn.ID, d.WarningUntil)
-			}
 		case provider.Belvo:
 			_, addErr = e.Belvo.AddConnection(d.Conn)
 		case provider.Cobalt:
 			_, addErr = e.Cobalt.AddConnection(d.Conn)
-			if addErr == nil && d.Warning == health.PasswordChangeWarning {
-				addErr = e.Cobalt.Break(d.Conn.ID, "password_change_warning", "")
-			}
+		}
+		if d.Warning != health.NoWarning {
+			warned = append(warned, d)
 		}
 		if addErr != nil {
 			im.Rollback()
@@ -213,6 +217,20 @@ func (e *Env) seed(ctx context.Context, data []sandbox.DemoConn) error {
 	}
 	if err := im.Commit(ctx, "demo registry"); err != nil {
 		return err
+	}
+	// Warnings go out as webhooks to the in-process server, which writes
+	// to the cache: only now that the import transaction is done.
+	for _, d := range warned {
+		var err error
+		switch d.Warning {
+		case health.ConsentExpiring:
+			err = e.Plaid.SetConsentExpiration(d.Conn.ID, d.WarningUntil)
+		case health.PasswordChangeWarning:
+			err = e.Cobalt.Break(d.Conn.ID, "password_change_warning", "")
+		}
+		if err != nil {
+			return fmt.Errorf("demo: warning %s: %w", d.Conn.ID, err)
+		}
 	}
 	for i := 0; i < len(history); i += 500 {
 		if _, err := e.Store.Apply(ctx, history[i:min(i+500, len(history))]); err != nil {
