@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os/user"
 	"time"
 
 	"github.com/relink/relink/config"
@@ -78,9 +79,13 @@ func (a *app) open(ctx context.Context) (*env, error) {
 
 func (e *env) Close() error { return e.st.Close() }
 
+// operatorOr is who acts: the config's operator, else the login name.
 func operatorOr(cfg config.Config) string {
-	if cfg.Operator == "" {
-		return "unknown"
+	if cfg.Operator != "" {
+		return cfg.Operator
 	}
-	return cfg.Operator
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return "unknown"
 }
