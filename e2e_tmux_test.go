@@ -1,0 +1,240 @@
+package main_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDashboardInTmux runs the real binary with --demo in a real terminal
+// (tmux), sends keys and reads the screen back with capture-pane. It skips
+// when tmux is missing, except under CI=true, where that is a failure.
+func TestDashboardInTmux(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("tmux is not installed; CI must install it (.ci/run) to run the end-to-end test")
+		}
+		t.Skip("tmux is not installed: skipping the end-to-end dashboard test (install tmux to run it)")
+	}
+	if testing.Short() && os.Getenv("CI") != "true" {
+		t.Skip("end-to-end test skipped in -short mode")
+	}
+	dir := t.TempDir()
+	bin := os.Getenv("RELINK_E2E_BIN") // a binary built already; by default the test builds one
+	if bin == "" {
+		bin = filepath.Join(dir, "relink")
+		build := exec.Command("go", "build", "-o", bin, ".")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build: %v\n%s", err, out)
+		}
+	}
+
+	tm := newTmux(t, dir)
+	stderr := filepath.Join(dir, "stderr.log")
+	tm.run("new-session", "-d", "-s", tm.session, "-x", "120", "-y", "35",
+		fmt.Sprintf("%s --demo 2>%s", shellQuote(bin), shellQuote(stderr)))
+	tm.stderr = stderr
+
+	// The demo seeds, syncs and opens the dashboard.
+	tm.waitFor("the dashboard", 60*time.Second, func(s string) bool {
+		return strings.Contains(s, "all failing") && strings.Contains(s, "? help")
+	})
+	pos := regexp.MustCompile(`\b(\d+)/(\d+)\s*$`)
+	row := func(s string) string { // the cursor position from the view bar, "3/412"
+		lines := strings.Split(s, "\n")
+		if len(lines) < 2 {
+			return ""
+		}
+		m := pos.FindStringSubmatch(lines[1])
+		if m == nil {
+			return ""
+		}
+		return m[1]
+	}
+	tm.waitFor("the first row selected", 10*time.Second, func(s string) bool { return row(s) == "1" })
+
+	// Move.
+	tm.keys("j", "j")
+	tm.waitFor("the cursor on row 3", 5*time.Second, func(s string) bool { return row(s) == "3" })
+	tm.keys("k")
+	tm.waitFor("the cursor on row 2", 5*time.Second, func(s string) bool { return row(s) == "2" })
+
+	// Switch group: the next tab is the worst category.
+	tm.keys("Tab")
+	tm.waitFor("a category group", 5*time.Second, func(s string) bool {
+		return !strings.Contains(viewBar(s), "All failing") && strings.Contains(s, "Where ") && row(s) == "1"
+	})
+	tm.keys("BTab")
+	tm.waitFor("all failing again", 5*time.Second, func(s string) bool { return strings.Contains(viewBar(s), "All failing") })
+
+	// Filter as you type.
+	tm.keys("/")
+	tm.literal("plaid")
+	tm.waitFor("the filter input", 5*time.Second, func(s string) bool { return strings.Contains(viewBar(s), "/ plaid") })
+	tm.keys("Enter")
+	tm.waitFor("the filter applied", 5*time.Second, func(s string) bool {
+		return strings.Contains(viewBar(s), `filter "plaid"`) && row(s) == "1"
+	})
+
+	// Open details.
+	tm.keys("Enter")
+	tm.waitFor("the connection pane", 5*time.Second, func(s string) bool {
+		return strings.Contains(s, "Connection ") && strings.Contains(s, "History")
+	})
+	tm.keys("Escape")
+	tm.waitFor("the pane closed", 5*time.Second, func(s string) bool { return !strings.Contains(s, "History") })
+
+	// Mark.
+	tm.keys("Space", "Space")
+	tm.waitFor("two marks", 5*time.Second, func(s string) bool { return strings.Contains(viewBar(s), "2 marked") })
+	tm.keys("Escape")
+	tm.waitFor("marks cleared", 5*time.Second, func(s string) bool { return !strings.Contains(viewBar(s), "marked") })
+	tm.keys("Escape")
+	tm.waitFor("filter cleared", 5*time.Second, func(s string) bool { return !strings.Contains(viewBar(s), "filter") })
+
+	// Help.
+	tm.literal("?")
+	tm.waitFor("the help", 5*time.Second, func(s string) bool {
+		return strings.Contains(s, "Keys") && strings.Contains(s, "next row") && strings.Contains(s, "filter rows")
+	})
+	tm.keys("Escape")
+	tm.waitFor("the help closed", 5*time.Second, func(s string) bool { return !strings.Contains(s, "filter rows") })
+
+	// Too small, and back.
+	tm.run("resize-window", "-t", tm.session, "-x", "60", "-y", "20")
+	tm.waitFor("the too-small notice", 5*time.Second, func(s string) bool {
+		return strings.Contains(s, "terminal too small (need 80x24)")
+	})
+	tm.run("resize-window", "-t", tm.session, "-x", "120", "-y", "35")
+	tm.waitFor("the dashboard after resizing back", 5*time.Second, func(s string) bool {
+		return strings.Contains(s, "all failing") && strings.Contains(s, "? help") && !strings.Contains(s, "too small")
+	})
+
+	// Quit (confirming if a background sync is still running).
+	tm.keys("q")
+	deadline := time.Now().Add(15 * time.Second)
+	for tm.alive() {
+		if time.Now().After(deadline) {
+			t.Fatalf("relink did not quit:\n%s", tm.capture())
+		}
+		if strings.Contains(tm.capture(), "Quit anyway?") {
+			tm.keys("y")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// viewBar is the second line of the screen: group, filter, sort, marks, position.
+func viewBar(s string) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) < 2 {
+		return ""
+	}
+	return lines[1]
+}
+
+// tmux drives one private tmux server (its own socket, no user config), so
+// a tmux the developer already runs is never touched.
+type tmux struct {
+	t       *testing.T
+	socket  string
+	session string
+	stderr  string
+	env     []string
+}
+
+func newTmux(t *testing.T, dir string) *tmux {
+	id := fmt.Sprintf("relink-e2e-%d-%d", os.Getpid(), time.Now().UnixNano())
+	home := filepath.Join(dir, "home")
+	for _, d := range []string{"config", "data", "state", "cache"} {
+		if err := os.MkdirAll(filepath.Join(home, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := append(os.Environ(),
+		"TERM=xterm-256color", "HOME="+home,
+		"XDG_CONFIG_HOME="+filepath.Join(home, "config"), "XDG_DATA_HOME="+filepath.Join(home, "data"),
+		"XDG_STATE_HOME="+filepath.Join(home, "state"), "XDG_CACHE_HOME="+filepath.Join(home, "cache"),
+		"RELINK_CONFIG=", "RELINK_DB=", "NO_COLOR=", "BROWSER=true",
+	)
+	tm := &tmux{t: t, socket: id, session: id, env: env}
+	t.Cleanup(func() {
+		exec.Command("tmux", "-L", tm.socket, "kill-server").Run() //nolint:errcheck // gone already is fine
+	})
+	return tm
+}
+
+func (tm *tmux) cmd(args ...string) *exec.Cmd {
+	c := exec.Command("tmux", append([]string{"-L", tm.socket, "-f", "/dev/null"}, args...)...)
+	c.Env = tm.env
+	return c
+}
+
+func (tm *tmux) run(args ...string) {
+	tm.t.Helper()
+	if out, err := tm.cmd(args...).CombinedOutput(); err != nil {
+		tm.t.Fatalf("tmux %s: %v\n%s%s", strings.Join(args, " "), err, out, tm.log())
+	}
+}
+
+// keys sends tmux key names (j, Tab, BTab, Enter, Escape, Space…).
+func (tm *tmux) keys(keys ...string) {
+	tm.t.Helper()
+	tm.run(append([]string{"send-keys", "-t", tm.session}, keys...)...)
+}
+
+// literal types text as it is.
+func (tm *tmux) literal(text string) {
+	tm.t.Helper()
+	tm.run("send-keys", "-t", tm.session, "-l", text)
+}
+
+func (tm *tmux) alive() bool { return tm.cmd("has-session", "-t", tm.session).Run() == nil }
+
+func (tm *tmux) capture() string {
+	out, err := tm.cmd("capture-pane", "-p", "-t", tm.session).Output()
+	if err != nil {
+		return ""
+	}
+	return string(bytes.TrimRight(out, "\n"))
+}
+
+func (tm *tmux) log() string {
+	if tm.stderr == "" {
+		return ""
+	}
+	b, _ := os.ReadFile(tm.stderr)
+	if len(b) == 0 {
+		return ""
+	}
+	return "\nrelink stderr:\n" + string(b)
+}
+
+// waitFor polls the screen until ok holds, failing with the last screen
+// after timeout. Waits are polls, never fixed sleeps.
+func (tm *tmux) waitFor(what string, timeout time.Duration, ok func(screen string) bool) {
+	tm.t.Helper()
+	deadline := time.Now().Add(timeout)
+	var s string
+	for {
+		s = tm.capture()
+		if ok(s) {
+			return
+		}
+		if !tm.alive() {
+			tm.t.Fatalf("waiting for %s: relink exited%s\nlast screen:\n%s", what, tm.log(), s)
+		}
+		if time.Now().After(deadline) {
+			tm.t.Fatalf("waiting for %s: timed out after %s\nscreen:\n%s%s", what, timeout, s, tm.log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -1,0 +1,72 @@
+package server
+
+import (
+	"context"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/relink/relink/desk"
+)
+
+// Redeemer turns a click on a durable link into what to show; *desk.Desk is one.
+type Redeemer interface {
+	Redeem(ctx context.Context, token string) (desk.Redemption, error)
+}
+
+// Reconnect serves GET /r/{ticket}: a valid ticket for a connection that
+// still needs repair redirects (302) to a freshly minted provider page; a
+// healthy connection gets a page saying nothing needs doing; a bad, expired
+// or revoked ticket gets a plain page saying so (4xx).
+func Reconnect(r Redeemer, log *slog.Logger) http.Handler {
+	if log == nil {
+		log = slog.Default()
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Method != http.MethodGet && req.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		token := strings.TrimPrefix(req.URL.Path, "/r/")
+		ctx, cancel := context.WithTimeout(req.Context(), 30*time.Second)
+		defer cancel()
+		res, err := r.Redeem(ctx, token)
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		if err != nil {
+			log.Error("reconnect link", "connection", res.Connection, "err", err)
+			page(w, http.StatusBadGateway, "We could not open your reconnect page right now",
+				"Your bank or health-record provider did not answer. Please try the same link again in a few minutes.")
+			return
+		}
+		log.Info("reconnect link", "connection", res.Connection, "outcome", res.Outcome)
+		switch res.Outcome {
+		case desk.Redirect:
+			http.Redirect(w, req, res.URL, http.StatusFound)
+		case desk.NothingToDo:
+			page(w, http.StatusOK, "Nothing to do", "Your connection is working again. You can close this page.")
+		case desk.ExpiredTicket:
+			page(w, http.StatusGone, "This link has expired", res.Reason)
+		case desk.RevokedTicket:
+			page(w, http.StatusGone, "This link was withdrawn", res.Reason)
+		default:
+			page(w, http.StatusNotFound, "This link does not work", res.Reason)
+		}
+	})
+}
+
+var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;line-height:1.5}</style>
+</head><body><h1>{{.Title}}</h1><p>{{.Text}}</p></body></html>
+`))
+
+func page(w http.ResponseWriter, status int, title, text string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	pageTmpl.Execute(w, struct{ Title, Text string }{title, text})
+}

@@ -1,0 +1,227 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/relink/relink/provider/belvo"
+	"github.com/relink/relink/store"
+)
+
+// PlaidVerifier checks a Plaid-Verification header against the raw body:
+// *plaid.Verifier. Its errors wrap the plaid.Err… sentinels when the
+// webhook is at fault; any other error (Plaid could not be asked for the
+// key) is taken as ours, answered 503 so Plaid retries.
+type PlaidVerifier interface {
+	Verify(ctx context.Context, header string, body []byte) error
+}
+
+// Config is what a Server needs. Store is required; each provider's
+// receiver is on when its verification is configured.
+type Config struct {
+	Store *store.Store
+	// Desk rechecks connections after webhooks that ask for it; nil: none.
+	Desk Checker
+	// PlaidVerifier turns /webhooks/plaid on.
+	PlaidVerifier PlaidVerifier
+	// Belvo parses Belvo webhooks (it holds the configured login rules);
+	// with BelvoAuthorization (belvo.webhook_authorization) it turns
+	// /webhooks/belvo on.
+	Belvo              *belvo.Client
+	BelvoAuthorization string
+	// CobaltSecret (cobalt.webhook_secret) turns /webhooks/cobalt and
+	// /callbacks/cobalt on.
+	CobaltSecret string
+	// Logger gets one line per request; nil means slog.Default().
+	Logger *slog.Logger
+	// MaxBody is the largest body accepted, in bytes; 0 means 1 MiB.
+	MaxBody int64
+	// Now is the clock for received-at times; nil means time.Now.
+	Now func() time.Time
+	// Timeouts tune the HTTP server; zero fields get the defaults.
+	Timeouts Timeouts
+}
+
+// Timeouts bound what slow clients and slow stores can hold up.
+type Timeouts struct {
+	ReadHeader time.Duration // default 5 s
+	Read       time.Duration // the whole request, body included; default 10 s
+	Write      time.Duration // from the end of the headers to the end of the answer; default 20 s
+	Idle       time.Duration // a kept-alive connection between requests; default 60 s
+	Shutdown   time.Duration // how long Serve waits for requests in flight; default 30 s
+	Store      time.Duration // one group-commit transaction; default 10 s
+}
+
+func (t Timeouts) withDefaults() Timeouts {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&t.ReadHeader, 5*time.Second)
+	def(&t.Read, 10*time.Second)
+	def(&t.Write, 20*time.Second)
+	def(&t.Idle, 60*time.Second)
+	def(&t.Shutdown, 30*time.Second)
+	def(&t.Store, 10*time.Second)
+	return t
+}
+
+// Tuning of the writer and the rechecks.
+const (
+	DefaultMaxBody   = 1 << 20
+	maxBatch         = 256 // observations per group-commit transaction
+	recheckWorkers   = 4
+	recheckQueue     = 1024
+	recheckTimeout   = 30 * time.Second
+	recheckGrace     = 5 * time.Second // at shutdown
+	healthzTimeout   = 2 * time.Second
+	maxHeaderBytes   = 64 << 10
+	maxReasonLength  = 300
+	maxLoggedIDBytes = 128
+)
+
+// Server receives webhooks. Its writer runs from New until Close (Serve
+// closes it when it returns).
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	now      func() time.Time
+	maxBody  int64
+	timeouts Timeouts
+	mux      *http.ServeMux
+	m        *metrics
+	w        *writer
+	re       *rechecker
+	eps      []*endpoint // plaid, belvo, cobalt
+
+	closeOnce sync.Once
+}
+
+// New checks cfg and starts the writer.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("server: no store given")
+	}
+	if cfg.MaxBody < 0 {
+		return nil, fmt.Errorf("server: MaxBody %d is negative", cfg.MaxBody)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBody,
+		timeouts: cfg.Timeouts.withDefaults(), m: newMetrics()}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.maxBody == 0 {
+		s.maxBody = DefaultMaxBody
+	}
+	s.w = newWriter(cfg.Store, maxBatch, s.timeouts.Store, s.log, s.m)
+	s.re = newRechecker(cfg.Desk, recheckWorkers, recheckQueue, recheckTimeout, s.log, s.m)
+	s.m.queueDepth = func() int { return len(s.w.in) }
+	s.m.recheckDepth = s.re.depth
+	s.eps = []*endpoint{s.plaidEndpoint(), s.belvoEndpoint(), s.cobaltEndpoint()}
+	s.mux = s.routes()
+	go s.w.run()
+	return s, nil
+}
+
+func (s *Server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	for _, ep := range s.eps {
+		mux.Handle("POST /webhooks/"+ep.route.provider(), s.webhook(ep))
+	}
+	mux.HandleFunc("POST /callbacks/cobalt", s.cobaltLinkResult)
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.Handle("GET /metrics", s.m)
+	return mux
+}
+
+// Enabled lists the providers whose webhooks this server receives, and for
+// each one that is off, why.
+func (s *Server) Enabled() (on []string, off map[string]string) {
+	off = map[string]string{}
+	for _, ep := range s.eps {
+		if ep.off != "" {
+			off[ep.route.provider()] = ep.off
+			continue
+		}
+		on = append(on, ep.route.provider())
+	}
+	return on, off
+}
+
+// Handler is the server's routes, for use without Serve (then call Close).
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Serve answers on ln until ctx ends, then stops taking connections, lets
+// the requests in flight finish (up to Timeouts.Shutdown), stores what is
+// queued and closes the Server.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.mux,
+		ReadHeaderTimeout: s.timeouts.ReadHeader,
+		ReadTimeout:       s.timeouts.Read,
+		WriteTimeout:      s.timeouts.Write,
+		IdleTimeout:       s.timeouts.Idle,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		// Requests in flight must outlive ctx: they finish during shutdown.
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		s.Close()
+		return fmt.Errorf("server: serving on %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), s.timeouts.Shutdown)
+	defer cancel()
+	var shutErr error
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+		shutErr = fmt.Errorf("server: waiting for requests in flight: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) && shutErr == nil {
+		shutErr = fmt.Errorf("server: serving on %s: %w", ln.Addr(), err)
+	}
+	s.Close()
+	return shutErr
+}
+
+// Close stores what is queued, stops the writer and the rechecks (giving
+// running ones a few seconds). Requests after Close get 503.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		s.w.close()
+		s.re.close(recheckGrace)
+	})
+	return nil
+}
+
+// healthz answers 200 when the database answers.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	select {
+	case <-s.w.stop:
+		plain(w, http.StatusServiceUnavailable, "shutting down")
+		return
+	default:
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), healthzTimeout)
+	defer cancel()
+	if _, err := s.cfg.Store.SchemaVersion(ctx); err != nil {
+		s.log.Error("health check: the database does not answer", "error", err)
+		plain(w, http.StatusServiceUnavailable, "database unreachable: "+err.Error())
+		return
+	}
+	plain(w, http.StatusOK, "ok")
+}

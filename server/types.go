@@ -1,0 +1,73 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// Which webhook types each receiver takes. A verified webhook of a type not
+// listed here is refused with 400 and stored nowhere: it is either not from
+// the provider we think or of a kind nobody has mapped yet, and either way
+// a person should look (the log line names the type). Known types that
+// carry no health signal (transactions, appointments, …) are stored as
+// informational events, so they are deduplicated and kept like the rest.
+
+// plaidKnownType reports whether t is a webhook_type Plaid documents.
+func plaidKnownType(t string) bool {
+	switch t {
+	case "ITEM", "LINK", "AUTH", // the health-relevant ones (PLAID.md §6.2)
+		"TRANSACTIONS", "HOLDINGS", "INVESTMENTS_TRANSACTIONS", "LIABILITIES", "ASSETS", "INCOME",
+		"IDENTITY", "IDENTITY_VERIFICATION", "STATEMENTS", "TRANSFER", "BANK_TRANSFERS",
+		"PAYMENT_INITIATION", "PROCESSOR_TOKEN", "SIGNAL", "BASE_REPORT", "CHECK_REPORT", "BEACON":
+		return true
+	}
+	return false
+}
+
+// belvoKnownType reports whether t is a webhook_type Belvo documents.
+func belvoKnownType(t string) bool {
+	switch t {
+	case "LINK", "ACCOUNTS", // the health-relevant ones (BELVO.md §6.3)
+		"TRANSACTIONS", "OWNERS", "BALANCES", "INCOMES", "RECURRING_EXPENSES", "RISK_INSIGHTS",
+		"INVESTMENTS", "INVOICES", "TAX_COMPLIANCE_STATUS", "TAX_RETURNS", "TAX_STATUS",
+		"TAX_DECLARATIONS", "TAX_RETENTIONS", "EMPLOYMENTS", "EMPLOYMENT_RECORDS":
+		return true
+	}
+	return false
+}
+
+// cobaltKnownType reports whether t belongs to an event family Cobalt
+// documents (COBALT.md §6.2): account, operation and sync events.
+func cobaltKnownType(t string) bool {
+	family, rest, ok := strings.Cut(t, ".")
+	if !ok || rest == "" {
+		return false
+	}
+	switch family {
+	case "access_token", "appointment", "patient", "note":
+		return true
+	}
+	return false
+}
+
+// checkType reads the type field of a webhook body and refuses a type that
+// known does not accept. A body that does not decode, or has no type, passes
+// here: the provider's parser says what is wrong with it.
+func checkType(body []byte, known func(string) bool, fields ...string) error {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(body, &m) != nil {
+		return nil
+	}
+	for _, f := range fields {
+		var t string
+		if json.Unmarshal(m[f], &t) != nil || t == "" {
+			continue
+		}
+		if !known(t) {
+			return fmt.Errorf("unknown webhook type %q", printable(t, 64))
+		}
+		return nil
+	}
+	return nil
+}

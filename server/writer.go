@@ -1,0 +1,169 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/relink/relink/store"
+)
+
+// errClosing answers requests that arrive while the server shuts down.
+var errClosing = errors.New("the server is shutting down")
+
+// applier stores observations: *store.Store.
+type applier interface {
+	Apply(ctx context.Context, obs []store.Observation) ([]store.Outcome, error)
+}
+
+// job is one verified observation waiting to be stored, and where its
+// requester waits for the outcome.
+type job struct {
+	obs  store.Observation
+	done chan jobResult // buffered: the writer never blocks on it
+}
+
+type jobResult struct {
+	out store.Outcome
+	err error
+}
+
+// writer is the group commit: one goroutine takes every observation that is
+// waiting (up to maxBatch) into one store.Apply transaction, then answers
+// each requester. Under load the batches grow by themselves while a commit
+// runs; when idle, a lone event is committed at once.
+type writer struct {
+	st       applier
+	in       chan *job
+	stop     chan struct{} // closed: accept nothing new, drain and exit
+	done     chan struct{} // closed when the goroutine has exited
+	maxBatch int
+	timeout  time.Duration // per transaction
+	log      *slog.Logger
+	m        *metrics
+}
+
+func newWriter(st applier, maxBatch int, timeout time.Duration, log *slog.Logger, m *metrics) *writer {
+	return &writer{st: st, in: make(chan *job, 4*maxBatch), stop: make(chan struct{}), done: make(chan struct{}),
+		maxBatch: maxBatch, timeout: timeout, log: log, m: m}
+}
+
+// submit stores obs and returns its outcome once its transaction committed.
+func (w *writer) submit(ctx context.Context, obs store.Observation) (store.Outcome, error) {
+	j := &job{obs: obs, done: make(chan jobResult, 1)}
+	select {
+	case <-w.stop:
+		return store.Outcome{}, errClosing
+	default:
+	}
+	select {
+	case w.in <- j:
+	case <-w.stop:
+		return store.Outcome{}, errClosing
+	case <-ctx.Done():
+		return store.Outcome{}, fmt.Errorf("waiting for the store: %w", ctx.Err())
+	}
+	select {
+	case r := <-j.done:
+		return r.out, r.err
+	case <-w.done:
+		// The writer exited; it may have answered just before.
+		select {
+		case r := <-j.done:
+			return r.out, r.err
+		default:
+			return store.Outcome{}, errClosing
+		}
+	}
+}
+
+// run is the writer goroutine; it returns after close once the queue is empty.
+func (w *writer) run() {
+	defer close(w.done)
+	batch := make([]*job, 0, w.maxBatch)
+	obs := make([]store.Observation, 0, w.maxBatch)
+	for {
+		select {
+		case j := <-w.in:
+			batch = append(batch[:0], j)
+		case <-w.stop:
+			for {
+				select {
+				case j := <-w.in:
+					batch = w.fill(append(batch[:0], j))
+					w.commit(batch, obs)
+				default:
+					return
+				}
+			}
+		}
+		batch = w.fill(batch)
+		w.commit(batch, obs)
+	}
+}
+
+// fill adds the jobs already waiting, up to maxBatch.
+func (w *writer) fill(batch []*job) []*job {
+	for len(batch) < w.maxBatch {
+		select {
+		case j := <-w.in:
+			batch = append(batch, j)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// commit stores batch in one transaction and answers every job. When the
+// transaction fails, each observation is tried alone, so one bad
+// observation does not fail the others.
+func (w *writer) commit(batch []*job, obs []store.Observation) {
+	obs = obs[:0]
+	for _, j := range batch {
+		obs = append(obs, j.obs)
+	}
+	outs, err := w.apply(obs)
+	if err == nil {
+		for i, j := range batch {
+			j.done <- jobResult{out: outs[i]}
+		}
+		return
+	}
+	if len(batch) == 1 {
+		batch[0].done <- jobResult{err: err}
+		return
+	}
+	w.log.Warn("storing a batch of webhooks failed; storing them one by one", "events", len(batch), "error", err)
+	for _, j := range batch {
+		outs, err := w.apply([]store.Observation{j.obs})
+		if err != nil {
+			j.done <- jobResult{err: err}
+			continue
+		}
+		j.done <- jobResult{out: outs[0]}
+	}
+}
+
+func (w *writer) apply(obs []store.Observation) ([]store.Outcome, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), w.timeout)
+	defer cancel()
+	start := time.Now()
+	outs, err := w.st.Apply(ctx, obs)
+	w.m.storeNS.Add(int64(time.Since(start)))
+	if err != nil {
+		w.m.batchErrors.Add(1)
+		return nil, fmt.Errorf("storing %d webhook event(s): %w", len(obs), err)
+	}
+	w.m.batches.Add(1)
+	w.m.batchEvents.Add(int64(len(obs)))
+	return outs, nil
+}
+
+// close stops accepting, stores what is queued and waits for the goroutine.
+func (w *writer) close() {
+	close(w.stop)
+	<-w.done
+}

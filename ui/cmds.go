@@ -1,0 +1,178 @@
+package ui
+
+import (
+	"context"
+	"os/exec"
+	"runtime"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/relink/relink/store"
+)
+
+// Store reads, each bounded by a timeout and cancelled when the dashboard quits.
+
+func (m *Model) countsCmd() tea.Cmd {
+	m.seq++
+	id, st, ctx := m.seq, m.opts.Store, m.ctx
+	m.req.counts = id
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, queryTimeout)
+		defer cancel()
+		c, err := st.Counts(ctx)
+		return countsMsg{id: id, counts: c, err: err}
+	}
+}
+
+// pageCmd reads the rows around the viewport and, with count, the total
+// in a second query, so that the rows show before a slow count ends. A read
+// it overtakes is cancelled: its result would be dropped anyway.
+func (m *Model) pageCmd(count bool) tea.Cmd {
+	m.seq++
+	id, st := m.seq, m.opts.Store
+	m.req.page = id
+	q := m.query()
+	h := max(1, m.lay.rows)
+	q.Offset = max(0, m.top-h)
+	q.Limit = 3 * h
+	m.pending.active, m.pending.off, m.pending.limit = true, q.Offset, q.Limit
+	ctx, done := m.replace(&m.cancelPage)
+	page := func() tea.Msg {
+		defer done()
+		rows, err := st.Page(ctx, q)
+		return pageMsg{id: id, offset: q.Offset, limit: q.Limit, rows: rows, err: err}
+	}
+	if !count {
+		return page
+	}
+	m.seq++
+	cid := m.seq
+	m.req.total = cid
+	cctx, cdone := m.replace(&m.cancelCount)
+	return tea.Batch(page, func() tea.Msg {
+		defer cdone()
+		n, err := st.CountPage(cctx, q)
+		return totalMsg{id: cid, total: n, err: err}
+	})
+}
+
+// replace cancels the read that *cancel belongs to and starts a new one.
+func (m *Model) replace(cancel *context.CancelFunc) (context.Context, context.CancelFunc) {
+	if *cancel != nil {
+		(*cancel)()
+	}
+	ctx, c := context.WithTimeout(m.ctx, queryTimeout)
+	*cancel = c
+	return ctx, c
+}
+
+func (m *Model) historyCmd(connID int64) tea.Cmd {
+	m.seq++
+	id, st, ctx := m.seq, m.opts.Store, m.ctx
+	m.req.history = id
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, queryTimeout)
+		defer cancel()
+		ev, err := st.History(ctx, connID, historyLimit)
+		if err != nil {
+			return historyMsg{id: id, connID: connID, err: err}
+		}
+		links, err := st.Links(ctx, connID, 5)
+		return historyMsg{id: id, connID: connID, events: ev, links: links, err: err}
+	}
+}
+
+// insightsCmd reads the current group's breakdown by institution and its
+// new failures per day.
+func (m *Model) insightsCmd() tea.Cmd {
+	m.seq++
+	id, st, ctx, now := m.seq, m.opts.Store, m.ctx, m.opts.Now()
+	m.req.insights = id
+	g := m.group()
+	return func() tea.Msg {
+		msg := insightsMsg{id: id, group: g.key()}
+		if g.sg.Kind == store.GroupExpiring {
+			return msg
+		}
+		ctx, cancel := context.WithTimeout(ctx, queryTimeout)
+		defer cancel()
+		msg.breakdown, msg.err = st.Breakdown(ctx, g.sg.Category, breakdownLimit)
+		if msg.err == nil {
+			msg.perDay, msg.err = st.NewFailuresPerDay(ctx, g.sg, now, 14)
+		}
+		return msg
+	}
+}
+
+func (m *Model) syncStatesCmd() tea.Cmd {
+	st, ctx := m.opts.Store, m.ctx
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, queryTimeout)
+		defer cancel()
+		s, err := st.SyncStates(ctx)
+		return syncStatesMsg{states: s, err: err}
+	}
+}
+
+// markAllCmd reads the ids of every row of the group and filter, up to a cap.
+func (m *Model) markAllCmd() tea.Cmd {
+	m.seq++
+	id, st, ctx := m.seq, m.opts.Store, m.ctx
+	m.req.markAll = id
+	q := m.query()
+	q.Offset, q.Limit = 0, markAllLimit
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, queryTimeout)
+		defer cancel()
+		total, err := st.CountPage(ctx, q)
+		if err != nil {
+			return markAllMsg{id: id, err: err}
+		}
+		rows, err := st.Page(ctx, q)
+		return markAllMsg{id: id, conns: rows, total: total, err: err}
+	}
+}
+
+// refreshCmd re-reads what is on screen: counts, the visible page, freshness,
+// the open connection's history and, every few rounds, the insights.
+func (m *Model) refreshCmd() tea.Cmd {
+	cmds := []tea.Cmd{m.countsCmd(), m.pageCmd(true), m.syncStatesCmd()}
+	if m.detailOpen {
+		if c, ok := m.selected(); ok {
+			cmds = append(cmds, m.historyCmd(c.ID))
+		}
+	}
+	m.refreshes++
+	if m.refreshes%insightsEvery == 0 {
+		cmds = append(cmds, m.insightsCmd())
+	}
+	return tea.Batch(cmds...)
+}
+
+// tick schedules msg after d through the model's scheduler.
+func tick(d time.Duration, msg tea.Msg) tea.Cmd {
+	return tea.Tick(d, func(time.Time) tea.Msg { return msg })
+}
+
+// openURL opens url in the system browser, its output discarded so that
+// nothing it prints lands on the dashboard.
+func openURL(url string) tea.Cmd {
+	return func() tea.Msg {
+		var c *exec.Cmd
+		switch runtime.GOOS {
+		case "darwin":
+			c = exec.Command("open", url)
+		case "windows":
+			c = exec.Command("rundll32", "url.dll,FileProtocolHandler", url)
+		default:
+			c = exec.Command("xdg-open", url)
+		}
+		c.Stdin, c.Stdout, c.Stderr = nil, nil, nil // /dev/null
+		if err := c.Start(); err != nil {
+			return openedMsg{err: err}
+		}
+		go c.Wait() //nolint:errcheck // the browser outlives us; its status is not ours
+		return openedMsg{}
+	}
+}

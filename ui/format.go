@@ -1,0 +1,117 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/relink/relink/desk"
+	"github.com/relink/relink/store"
+)
+
+// ageText is a short duration: "now", "42s", "12m", "5h", "3d".
+func ageText(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "0s"
+	case d < time.Second:
+		return "now"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d/time.Second))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d/time.Minute))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d/time.Hour))
+	}
+	return fmt.Sprintf("%dd", int(d/(24*time.Hour)))
+}
+
+// agoText is "3m ago", or "never" for no time.
+func agoText(t *time.Time, now time.Time) string {
+	if t == nil || t.IsZero() {
+		return "never"
+	}
+	a := ageText(now.Sub(*t))
+	if a == "now" {
+		return "just now"
+	}
+	return a + " ago"
+}
+
+// untilText is the time left before a deadline: "29m", or "expired".
+func untilText(d time.Duration) string {
+	if d <= 0 {
+		return "expired"
+	}
+	return ageText(d)
+}
+
+// leftText is a link's time left: "29m left", "expired", "no expiry".
+func leftText(l desk.Link, now time.Time) string {
+	if l.ExpiresAt.IsZero() {
+		return "no expiry"
+	}
+	if d := l.ExpiresAt.Sub(now); d > 0 {
+		return ageText(d) + " left"
+	}
+	return "expired"
+}
+
+// displayName is how a connection's user is named on screen.
+func displayName(c store.Connection) string {
+	switch {
+	case c.Name != "":
+		return c.Name
+	case c.UserRef != "":
+		return c.UserRef
+	}
+	return c.Ref()
+}
+
+// fit cuts s (which may hold styles) to w cells, with an ellipsis, and pads
+// it with spaces to exactly w.
+func fit(s string, w int, ellipsis string) string {
+	if w <= 0 {
+		return ""
+	}
+	if ansi.StringWidth(s) > w {
+		s = ansi.Truncate(s, w, ellipsis)
+	}
+	return s + strings.Repeat(" ", max(0, w-ansi.StringWidth(s)))
+}
+
+// clip cuts every line of s to w cells and keeps at most h lines.
+func clip(s string, w, h int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > h {
+		lines = lines[:h]
+	}
+	for i, l := range lines {
+		if ansi.StringWidth(l) > w {
+			lines[i] = ansi.Truncate(l, w, "")
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// box pads or cuts s to exactly w×h cells.
+func box(s string, w, h int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > h {
+		lines = lines[:h]
+	}
+	for len(lines) < h {
+		lines = append(lines, "")
+	}
+	for i, l := range lines {
+		lines[i] = fit(l, w, "")
+	}
+	return strings.Join(lines, "\n")
+}
+
+// dateText is an absolute time in the clock's zone.
+func dateText(t time.Time, now time.Time) string {
+	return t.In(now.Location()).Format("2006-01-02 15:04")
+}

@@ -1,0 +1,253 @@
+package ui
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+)
+
+// KeyMap is every remappable binding of the dashboard (DESIGN.md, Keys). The
+// footer and the ? help are both built from it, so a rebinding shows there.
+type KeyMap struct {
+	Up, Down, Top, Bottom, PageDown, PageUp key.Binding
+	NextGroup, PrevGroup                    key.Binding
+	Filter, Open, Back, Mark, MarkAll       key.Binding
+	Sort, SortReverse                       key.Binding
+	CopyLink, CopyDurable, OpenBrowser      key.Binding
+	Remind, Sync                            key.Binding
+	Palette, Help, Quit                     key.Binding
+}
+
+// action is one named binding, as [keys] in the config calls it.
+type action struct {
+	name, desc string
+	get        func(*KeyMap) *key.Binding
+}
+
+// actions lists the bindings in help order.
+var actions = []action{
+	{"down", "next row", func(k *KeyMap) *key.Binding { return &k.Down }},
+	{"up", "previous row", func(k *KeyMap) *key.Binding { return &k.Up }},
+	{"top", "first row", func(k *KeyMap) *key.Binding { return &k.Top }},
+	{"bottom", "last row", func(k *KeyMap) *key.Binding { return &k.Bottom }},
+	{"page_down", "page down", func(k *KeyMap) *key.Binding { return &k.PageDown }},
+	{"page_up", "page up", func(k *KeyMap) *key.Binding { return &k.PageUp }},
+	{"next_group", "next group", func(k *KeyMap) *key.Binding { return &k.NextGroup }},
+	{"prev_group", "previous group", func(k *KeyMap) *key.Binding { return &k.PrevGroup }},
+	{"filter", "filter rows", func(k *KeyMap) *key.Binding { return &k.Filter }},
+	{"open", "open details", func(k *KeyMap) *key.Binding { return &k.Open }},
+	{"back", "back / close / clear", func(k *KeyMap) *key.Binding { return &k.Back }},
+	{"mark", "mark row", func(k *KeyMap) *key.Binding { return &k.Mark }},
+	{"mark_all", "mark all in view", func(k *KeyMap) *key.Binding { return &k.MarkAll }},
+	{"sort", "cycle sort", func(k *KeyMap) *key.Binding { return &k.Sort }},
+	{"sort_reverse", "reverse sort", func(k *KeyMap) *key.Binding { return &k.SortReverse }},
+	{"copy_link", "copy direct link", func(k *KeyMap) *key.Binding { return &k.CopyLink }},
+	{"copy_durable_link", "copy durable link", func(k *KeyMap) *key.Binding { return &k.CopyDurable }},
+	{"open_browser", "open link in browser", func(k *KeyMap) *key.Binding { return &k.OpenBrowser }},
+	{"remind", "remind users", func(k *KeyMap) *key.Binding { return &k.Remind }},
+	{"sync", "sync now", func(k *KeyMap) *key.Binding { return &k.Sync }},
+	{"palette", "command palette", func(k *KeyMap) *key.Binding { return &k.Palette }},
+	{"help", "help", func(k *KeyMap) *key.Binding { return &k.Help }},
+	{"quit", "quit", func(k *KeyMap) *key.Binding { return &k.Quit }},
+}
+
+// ActionNames lists the action names [keys] accepts.
+func ActionNames() []string {
+	out := make([]string, len(actions))
+	for i, a := range actions {
+		out[i] = a.name
+	}
+	return out
+}
+
+// DefaultKeyMap returns the bindings of DESIGN.md's key table.
+func DefaultKeyMap() KeyMap {
+	defaults := map[string][]string{
+		"down": {"j", "down"}, "up": {"k", "up"},
+		"top": {"g", "home"}, "bottom": {"G", "end"},
+		"page_down": {"pgdown", "ctrl+d"}, "page_up": {"pgup", "ctrl+u"},
+		"next_group": {"tab", "l"}, "prev_group": {"shift+tab", "h"},
+		"filter": {"/"}, "open": {"enter"}, "back": {"esc"},
+		"mark": {"space"}, "mark_all": {"A"},
+		"sort": {"s"}, "sort_reverse": {"S"},
+		"copy_link": {"c"}, "copy_durable_link": {"C"}, "open_browser": {"o"},
+		"remind": {"r"}, "sync": {"ctrl+r"},
+		"palette": {":", "ctrl+p"}, "help": {"?"}, "quit": {"q", "ctrl+c"},
+	}
+	var k KeyMap
+	for _, a := range actions {
+		b := a.get(&k)
+		*b = key.NewBinding(key.WithKeys(defaults[a.name]...))
+		b.SetHelp(helpKey(defaults[a.name]), a.desc)
+	}
+	return k
+}
+
+// Rebind applies [keys] overrides. An unknown action, a key name that is not
+// one, or a key claimed by two actions is an error that names them. An empty
+// list unbinds an action (except quit).
+func (k *KeyMap) Rebind(overrides map[string][]string) error {
+	names := make([]string, 0, len(overrides))
+	for n := range overrides {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		a, ok := findAction(n)
+		if !ok {
+			return fmt.Errorf("[keys]: unknown action %q (known: %s)", n, strings.Join(ActionNames(), ", "))
+		}
+		keys := overrides[n]
+		if len(keys) == 0 && n == "quit" {
+			return fmt.Errorf("[keys] quit: needs at least one key")
+		}
+		for _, kk := range keys {
+			if err := checkKeyName(kk); err != nil {
+				return fmt.Errorf("[keys] %s: %w", n, err)
+			}
+		}
+		b := a.get(k)
+		if len(keys) == 0 {
+			b.Unbind()
+			continue
+		}
+		b.SetKeys(keys...)
+		b.SetHelp(helpKey(keys), a.desc)
+	}
+	owner := map[string]string{}
+	for _, a := range actions {
+		for _, kk := range a.get(k).Keys() {
+			if prev, ok := owner[kk]; ok {
+				return fmt.Errorf("[keys]: %q is bound to both %s and %s; rebind one of them", kk, prev, a.name)
+			}
+			owner[kk] = a.name
+		}
+	}
+	return nil
+}
+
+func findAction(name string) (action, bool) {
+	for _, a := range actions {
+		if a.name == name {
+			return a, true
+		}
+	}
+	return action{}, false
+}
+
+// named are the key names Bubble Tea reports, besides single characters.
+var named = map[string]bool{
+	"enter": true, "tab": true, "backspace": true, "esc": true, "space": true,
+	"up": true, "down": true, "left": true, "right": true, "insert": true, "delete": true,
+	"pgup": true, "pgdown": true, "home": true, "end": true,
+}
+
+var aliases = map[string]string{
+	"pgdn": "pgdown", "pagedown": "pgdown", "pageup": "pgup", "escape": "esc", "return": "enter",
+	"del": "delete", "ins": "insert", "bs": "backspace", " ": "space", "arrowup": "up", "arrowdown": "down",
+}
+
+// checkKeyName accepts what tea.KeyPressMsg.String() produces: a character,
+// or modifiers (ctrl+, alt+, shift+, meta+, super+, hyper+) and a key name.
+func checkKeyName(s string) error {
+	if s == "" {
+		return fmt.Errorf("empty key name")
+	}
+	parts := strings.Split(s, "+")
+	base := parts[len(parts)-1]
+	mods := parts[:len(parts)-1]
+	if base == "" && len(parts) > 1 { // "ctrl++" or "+"
+		base, mods = "+", parts[:len(parts)-2]
+	}
+	for _, m := range mods {
+		switch m {
+		case "ctrl", "alt", "shift", "meta", "super", "hyper":
+		default:
+			return fmt.Errorf("%q: %q is not a modifier (ctrl, alt, shift, meta, super, hyper)", s, m)
+		}
+	}
+	if len([]rune(base)) == 1 || named[base] || isFKey(base) {
+		return nil
+	}
+	if a, ok := aliases[strings.ToLower(base)]; ok {
+		return fmt.Errorf("%q is not a key name; did you mean %q?", s, strings.TrimSuffix(s, base)+a)
+	}
+	return fmt.Errorf("%q is not a key name (use a character, or one of enter, tab, esc, space, backspace, up, down, left, right, home, end, pgup, pgdown, insert, delete, f1-f20, with ctrl+/alt+/shift+)", s)
+}
+
+func isFKey(s string) bool {
+	var n int
+	if _, err := fmt.Sscanf(s, "f%d", &n); err != nil {
+		return false
+	}
+	return n >= 1 && n <= 20 && s == fmt.Sprintf("f%d", n)
+}
+
+// helpKey is how a binding's keys read in help: its first two, prettified.
+func helpKey(keys []string) string {
+	pretty := map[string]string{"down": "↓", "up": "↑", "left": "←", "right": "→", "pgdown": "pgdn"}
+	var out []string
+	for i, k := range keys {
+		if i == 2 {
+			break
+		}
+		if p, ok := pretty[k]; ok {
+			k = p
+		}
+		out = append(out, k)
+	}
+	return strings.Join(out, "/")
+}
+
+// all returns pointers to every binding.
+func (k *KeyMap) all() []*key.Binding {
+	out := make([]*key.Binding, len(actions))
+	for i, a := range actions {
+		out[i] = a.get(k)
+	}
+	return out
+}
+
+// ShortHelp is the footer's list, most useful first, each with its first
+// key and a short name; ? help is pinned by the footer itself.
+func (k KeyMap) ShortHelp() []key.Binding {
+	short := func(b key.Binding, desc string) key.Binding {
+		if len(b.Keys()) > 0 {
+			b.SetHelp(helpKey(b.Keys()[:1]), desc)
+		}
+		return b
+	}
+	return []key.Binding{k.moveHint(), short(k.NextGroup, "group"), short(k.Filter, "filter"), short(k.Open, "open"),
+		short(k.CopyLink, "copy link"), short(k.Remind, "remind"), short(k.Mark, "mark"), short(k.Sync, "sync"),
+		short(k.Sort, "sort"), short(k.Quit, "quit")}
+}
+
+// moveHint merges down and up into one footer item.
+func (k KeyMap) moveHint() key.Binding {
+	b := key.NewBinding(key.WithKeys(append(append([]string{}, k.Down.Keys()...), k.Up.Keys()...)...))
+	var parts []string
+	if k.Down.Enabled() && len(k.Down.Keys()) > 0 {
+		parts = append(parts, k.Down.Keys()[0])
+	}
+	if k.Up.Enabled() && len(k.Up.Keys()) > 0 {
+		parts = append(parts, k.Up.Keys()[0])
+	}
+	b.SetHelp(strings.Join(parts, "/"), "move")
+	b.SetEnabled(len(parts) > 0)
+	return b
+}
+
+// FullHelp is the ? help, one column per group.
+func (k KeyMap) FullHelp() [][]key.Binding {
+	return [][]key.Binding{
+		{k.Down, k.Up, k.Top, k.Bottom, k.PageDown, k.PageUp, k.NextGroup, k.PrevGroup},
+		{k.Filter, k.Open, k.Back, k.Mark, k.MarkAll, k.Sort, k.SortReverse},
+		{k.CopyLink, k.CopyDurable, k.OpenBrowser, k.Remind, k.Sync},
+		{k.Palette, k.Help, k.Quit},
+	}
+}
+
+// helpTitles name FullHelp's columns.
+var helpTitles = []string{"Move", "Rows", "Act", "App"}

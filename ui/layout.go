@@ -1,0 +1,62 @@
+package ui
+
+// Minimum terminal size; below it the dashboard shows only a notice.
+const (
+	minWidth  = 80
+	minHeight = 24
+	wideAt    = 120 // from this width the pane sits beside the table
+)
+
+// layout is where everything goes on a w×h screen. Rows from the top: the
+// header with the group tabs, the view bar, the main area, the status line
+// and the footer.
+type layout struct {
+	w, h     int
+	tooSmall bool
+
+	mainH  int // height of the main area
+	tableW int
+	tableH int // the table's height, its header row included
+	rows   int // data rows that fit
+
+	paneBelow bool // the pane is under the table, not beside it
+	paneW     int
+	paneH     int // 0: no pane
+}
+
+// computeLayout places the table and the pane. When wide, the pane (the open
+// connection, or the group's insights) is always on the right; when narrow
+// the open connection takes the lower half, and otherwise a short insights
+// strip sits under the table.
+func computeLayout(w, h int, detailOpen bool) layout {
+	l := layout{w: w, h: h}
+	if w < minWidth || h < minHeight {
+		l.tooSmall = true
+		return l
+	}
+	l.mainH = h - 4
+	switch {
+	case w >= wideAt && detailOpen:
+		l.paneW = min(max(w*2/5, 44), 80)
+		l.tableW = w - l.paneW - 1
+		l.paneH = l.mainH
+		l.tableH = l.mainH
+	case w >= wideAt:
+		l.paneW = min(max(w/3, 40), 64)
+		l.tableW = w - l.paneW - 1
+		l.paneH = l.mainH
+		l.tableH = l.mainH
+	case detailOpen:
+		l.paneBelow = true
+		l.tableW, l.paneW = w, w
+		l.paneH = l.mainH / 2
+		l.tableH = l.mainH - l.paneH
+	default:
+		l.paneBelow = true
+		l.tableW, l.paneW = w, w
+		l.paneH = 4
+		l.tableH = l.mainH - l.paneH
+	}
+	l.rows = max(1, l.tableH-1)
+	return l
+}

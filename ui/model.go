@@ -1,0 +1,231 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/relink/relink/desk"
+	"github.com/relink/relink/health"
+	"github.com/relink/relink/store"
+	"github.com/relink/relink/themes"
+)
+
+// Context is what every view reads: the screen size, styles, keys and clock.
+type Context struct {
+	Width, Height int
+	Styles        themes.Styles
+	Keys          KeyMap
+	Now           func() time.Time
+	ReadOnly      bool
+}
+
+// group is one tab: a category with failing connections, all failing, or expiring.
+type group struct {
+	sg    store.Group
+	count int
+}
+
+func (g group) key() string {
+	switch g.sg.Kind {
+	case store.GroupAllFailing:
+		return "all"
+	case store.GroupExpiring:
+		return "expiring"
+	}
+	return string(g.sg.Category)
+}
+
+func (g group) label() string {
+	if g.sg.Kind == store.GroupAllFailing {
+		return "all failing"
+	}
+	return g.key()
+}
+
+// Model is the dashboard: the one tea.Model of the program.
+type Model struct {
+	opts    Options
+	c       Context
+	palette themes.Palette
+	dark    bool // the terminal background, from tea.BackgroundColorMsg
+	plain   bool // no colours (NO_COLOR, dumb terminal): selection in reverse video
+	lay     layout
+
+	ctx    context.Context // cancelled on quit: stops queries and syncs
+	cancel context.CancelFunc
+	after  func(time.Duration, tea.Msg) tea.Cmd // the scheduler; tea.Tick outside tests
+
+	// Request ids: a result is applied only if its id is the latest of its kind.
+	seq int
+	req struct{ counts, page, total, history, insights, markAll int }
+
+	cancelPage, cancelCount context.CancelFunc // the page and count reads in flight
+
+	counts   store.Counts
+	groups   []group
+	gi       int
+	sort     store.Sort
+	desc     bool
+	filterOn bool // the filter input has focus
+	filter   lineInput
+	applied  string // the filter the rows were read with
+	debounce int
+
+	total, cursor, top int
+	rows               []store.Connection
+	rowsOff            int
+	loaded             bool
+	pending            struct {
+		active     bool
+		off, limit int
+	}
+
+	detailOpen  bool
+	history     []store.Event
+	historyFor  int64
+	historyErr  error
+	storedLinks []store.Link // the open connection's newest links, from the store
+	links       map[int64]desk.Link
+
+	insights     insightsMsg
+	syncStates   map[string]store.SyncState
+	marks        map[int64]string // id → ref
+	refreshes    int
+	syncRunning  int // the task id of a running sync, 0 when none
+	syncProgress map[string]desk.SyncProgress
+	tasks        []task
+	taskSeq      int
+	spinning     bool
+	spin         int
+	result       *result
+	overlay      overlay
+	quitting     bool
+}
+
+// task is a running operation shown with a spinner in the status line.
+type task struct {
+	id       int
+	label    string
+	progress string
+}
+
+// result is the last outcome, shown until it clears itself.
+type result struct {
+	id   int
+	ok   bool
+	text string
+}
+
+// New builds the dashboard. It fails on a bad theme or [keys] before the
+// terminal is taken over.
+func New(opts Options) (*Model, error) {
+	if opts.Store == nil {
+		return nil, errors.New("ui: no store")
+	}
+	opts = opts.withDefaults()
+	keys := DefaultKeyMap()
+	if err := keys.Rebind(opts.Keys); err != nil {
+		return nil, err
+	}
+	pal, err := themes.Load(opts.Theme, opts.ThemeDir)
+	if err != nil {
+		return nil, err
+	}
+	m := &Model{
+		opts: opts, palette: pal, dark: true,
+		groups: []group{{sg: store.Group{Kind: store.GroupAllFailing}}, {sg: store.Group{Kind: store.GroupExpiring}}},
+		links:  map[int64]desk.Link{}, marks: map[int64]string{},
+		after: tick,
+	}
+	m.ctx, m.cancel = context.WithCancel(context.Background())
+	m.c = Context{Keys: keys, Now: opts.Now, ReadOnly: opts.ReadOnly}
+	m.disableUnavailable()
+	m.filter = lineInput{prompt: "/ ", placeholder: "name, email, institution, id, code"}
+	m.restyle()
+	return m, nil
+}
+
+// disableUnavailable turns off the bindings of actions that cannot run, so
+// they neither match nor show in help.
+func (m *Model) disableUnavailable() {
+	k := &m.c.Keys
+	noActions := m.opts.Actions == nil
+	for _, b := range []struct {
+		on  bool
+		key *key.Binding
+	}{
+		{!noActions && !m.opts.ReadOnly, &k.CopyLink},
+		{!noActions && !m.opts.ReadOnly, &k.CopyDurable},
+		{!noActions && !m.opts.ReadOnly, &k.OpenBrowser},
+		{!noActions, &k.Sync},
+		{m.opts.Remind != nil && !m.opts.ReadOnly, &k.Remind},
+	} {
+		if !b.on {
+			b.key.SetEnabled(false)
+		}
+	}
+}
+
+// restyle rebuilds the styles for the palette, background and colour mode.
+func (m *Model) restyle() {
+	p := m.palette
+	if m.plain {
+		p = themes.Palette{}
+	}
+	s := themes.Build(p, m.dark)
+	if m.opts.ASCII {
+		s = s.WithIcons(themes.ASCIIIcons())
+	}
+	m.c.Styles = s
+}
+
+// Init implements tea.Model: ask the terminal's background, read the cache,
+// and start the refresh (and, if configured, sync) timers.
+func (m *Model) Init() tea.Cmd {
+	cmds := []tea.Cmd{
+		tea.RequestBackgroundColor,
+		m.countsCmd(), m.pageCmd(true), m.insightsCmd(), m.syncStatesCmd(),
+		m.after(m.opts.RefreshInterval, refreshTickMsg{}),
+	}
+	if m.opts.SyncInterval > 0 && m.opts.Actions != nil {
+		cmds = append(cmds, m.after(m.opts.SyncInterval, syncTickMsg{}))
+	}
+	return tea.Batch(cmds...)
+}
+
+func (m *Model) group() group { return m.groups[m.gi] }
+
+// query is the page query of the current group, filter and sort.
+func (m *Model) query() store.PageQuery {
+	return store.PageQuery{Group: m.group().sg, Filter: m.filter.Value(), Sort: m.sort, Desc: m.desc}
+}
+
+// selected is the connection under the cursor, if its page is loaded.
+func (m *Model) selected() (store.Connection, bool) {
+	i := m.cursor - m.rowsOff
+	if m.total == 0 || i < 0 || i >= len(m.rows) {
+		return store.Connection{}, false
+	}
+	return m.rows[i], true
+}
+
+// buildGroups makes the tabs from the counts: all failing, each failing
+// category with connections (worst first), expiring. The current group stays
+// even when it empties, so the tab under the user never vanishes.
+func buildGroups(c store.Counts, current string) []group {
+	gs := []group{{sg: store.Group{Kind: store.GroupAllFailing}, count: c.Failing}}
+	for _, cat := range health.Categories() {
+		if !cat.Failing() {
+			continue
+		}
+		n := c.ByCategory[cat]
+		if n > 0 || string(cat) == current {
+			gs = append(gs, group{sg: store.Group{Kind: store.GroupCategory, Category: cat}, count: n})
+		}
+	}
+	return append(gs, group{sg: store.Group{Kind: store.GroupExpiring}, count: c.Expiring})
+}

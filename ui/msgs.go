@@ -1,0 +1,92 @@
+package ui
+
+import (
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/relink/relink/desk"
+	"github.com/relink/relink/store"
+)
+
+// Results of store reads. Each carries the id of its request; a result whose
+// id is not the latest of its kind is late and dropped.
+type (
+	countsMsg struct {
+		id     int
+		counts store.Counts
+		err    error
+	}
+	pageMsg struct {
+		id     int
+		offset int
+		limit  int
+		rows   []store.Connection
+		err    error
+	}
+	totalMsg struct {
+		id    int
+		total int
+		err   error
+	}
+	historyMsg struct {
+		id     int
+		connID int64
+		events []store.Event
+		links  []store.Link
+		err    error
+	}
+	insightsMsg struct {
+		id        int
+		group     string
+		breakdown []store.Breakdown
+		perDay    []int
+		err       error
+	}
+	syncStatesMsg struct {
+		states map[string]store.SyncState
+		err    error
+	}
+	markAllMsg struct {
+		id    int
+		conns []store.Connection
+		total int
+		err   error
+	}
+)
+
+// Timers.
+type (
+	refreshTickMsg struct{}
+	syncTickMsg    struct{}
+	spinTickMsg    struct{}
+	filterFireMsg  struct{ seq int }
+	clearResultMsg struct{ id int }
+)
+
+// Outcomes of desk operations.
+type (
+	syncProgressMsg struct {
+		task int
+		p    desk.SyncProgress
+		ch   <-chan tea.Msg
+	}
+	syncDoneMsg struct {
+		task    int
+		reports []desk.SyncReport
+		err     error
+	}
+	linkMsg struct {
+		task   int
+		connID int64
+		who    string
+		link   desk.Link
+		open   bool
+		err    error
+	}
+	remindMsg struct {
+		task    int
+		n       int
+		summary string
+		err     error
+	}
+	openedMsg struct{ err error }
+)

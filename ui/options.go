@@ -1,0 +1,79 @@
+// Package ui is relink's dashboard: one Bubble Tea model that shows the
+// failing connections of the local cache grouped by what is wrong, and runs
+// the desk's operations (sync, links, reminders) in commands. It renders what
+// the store holds, a page at a time, and never calls a provider itself.
+package ui
+
+import (
+	"context"
+	"time"
+
+	"github.com/relink/relink/desk"
+	"github.com/relink/relink/store"
+)
+
+// Actions are the desk operations the dashboard runs; *desk.Desk has them.
+// A nil Actions turns sync and links off (their keys vanish from help).
+type Actions interface {
+	Sync(ctx context.Context, only []string, progress func(desk.SyncProgress)) ([]desk.SyncReport, error)
+	DirectLink(ctx context.Context, ref string) (desk.Link, error)
+	DurableLink(ctx context.Context, ref string) (desk.Link, error)
+}
+
+// RemindFunc sends reminders to the connections refs over channel and
+// returns a one-line summary ("12 sent · 2 skipped (cooldown) · 0 failed").
+type RemindFunc func(ctx context.Context, refs []string, channel string) (summary string, err error)
+
+// Options configure the dashboard. Only Store is required.
+type Options struct {
+	Store   *store.Store
+	Actions Actions    // nil: no sync, no links
+	Remind  RemindFunc // nil: no reminders
+
+	Keys     map[string][]string // [keys] overrides: action name → keys
+	Theme    string              // auto | dark | light | high-contrast | colorblind | a user theme
+	ThemeDir string              // where user themes live
+	ASCII    bool                // draw ASCII glyphs and borders only
+
+	ReadOnly        bool          // remove every action that sends or mints
+	SyncInterval    time.Duration // background sync; 0 turns it off
+	RefreshInterval time.Duration // re-reading of the cache; default 3s
+	StaleAfter      time.Duration // a provider's data older than this is "stale"; default 1h
+	Providers       []string      // configured providers, so one never synced shows "never"
+	RemindChannel   string        // default "email"
+	Operator        string        // who acts, shown in the header
+
+	Now func() time.Time // the clock; time.Now when nil
+}
+
+func (o Options) withDefaults() Options {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.RefreshInterval <= 0 {
+		o.RefreshInterval = 3 * time.Second
+	}
+	if o.StaleAfter <= 0 {
+		o.StaleAfter = time.Hour
+	}
+	if o.RemindChannel == "" {
+		o.RemindChannel = "email"
+	}
+	return o
+}
+
+// Timings the dashboard uses.
+const (
+	filterDebounce = 120 * time.Millisecond
+	spinnerEvery   = 100 * time.Millisecond
+	resultOKFor    = 5 * time.Second
+	resultErrFor   = 12 * time.Second
+	graceQuiet     = 400 * time.Millisecond // a dialog swallows keys until input is quiet this long…
+	graceMax       = 1500 * time.Millisecond
+	insightsEvery  = 10 // …refreshes; the breakdown and the chart are re-read less often
+	queryTimeout   = 10 * time.Second
+	linkTimeout    = 60 * time.Second
+	markAllLimit   = 5000
+	historyLimit   = 50
+	breakdownLimit = 12
+)

@@ -1,0 +1,258 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/relink/relink/desk"
+)
+
+// handleTask applies the outcome of a desk operation.
+func (m *Model) handleTask(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case syncProgressMsg:
+		m.setProgress(msg.task, msg.p)
+		return waitFor(msg.ch)
+	case syncDoneMsg:
+		m.endTask(msg.task)
+		m.syncRunning, m.syncProgress = 0, nil
+		return tea.Batch(m.report(msg.err == nil, syncSummary(msg.reports, msg.err)), m.refreshCmd(), m.insightsCmd())
+	case linkMsg:
+		m.endTask(msg.task)
+		if msg.err != nil {
+			return m.fail(msg.link.Kind+" link for "+msg.who, msg.err)
+		}
+		m.links[msg.connID] = msg.link
+		left := leftText(msg.link, m.opts.Now())
+		text := fmt.Sprintf("copied %s link for %s · %s · %s", msg.link.Kind, msg.who, left, msg.link.URL)
+		cmds := []tea.Cmd{tea.SetClipboard(msg.link.URL)}
+		if msg.open {
+			text = fmt.Sprintf("opening %s link for %s · %s", msg.link.Kind, msg.who, left)
+			cmds = append(cmds, openURL(msg.link.URL))
+		}
+		return tea.Batch(append(cmds, m.report(true, text))...)
+	case remindMsg:
+		m.endTask(msg.task)
+		if msg.err != nil {
+			return tea.Batch(m.fail("reminding", msg.err), m.refreshCmd())
+		}
+		clear(m.marks)
+		return tea.Batch(m.report(true, msg.summary), m.refreshCmd())
+	case openedMsg:
+		if msg.err != nil {
+			return m.fail("opening the browser", msg.err)
+		}
+	}
+	return nil
+}
+
+// startTask shows a running operation with a spinner.
+func (m *Model) startTask(label string) (int, tea.Cmd) {
+	m.taskSeq++
+	m.tasks = append(m.tasks, task{id: m.taskSeq, label: label})
+	if m.spinning {
+		return m.taskSeq, nil
+	}
+	m.spinning = true
+	return m.taskSeq, m.after(spinnerEvery, spinTickMsg{})
+}
+
+func (m *Model) endTask(id int) {
+	for i, t := range m.tasks {
+		if t.id == id {
+			m.tasks = append(m.tasks[:i], m.tasks[i+1:]...)
+			return
+		}
+	}
+}
+
+// report sets the last result; it clears itself after a while.
+func (m *Model) report(ok bool, text string) tea.Cmd {
+	m.taskSeq++
+	m.result = &result{id: m.taskSeq, ok: ok, text: text}
+	d := resultOKFor
+	if !ok {
+		d = resultErrFor
+	}
+	return m.after(d, clearResultMsg{id: m.taskSeq})
+}
+
+// fail reports an error in the status line, never over the data.
+func (m *Model) fail(what string, err error) tea.Cmd {
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	return m.report(false, what+": "+msg)
+}
+
+// syncNow starts a sync unless one is running.
+func (m *Model) syncNow() tea.Cmd {
+	if m.syncRunning != 0 {
+		return m.report(true, "a sync is already running")
+	}
+	return m.startSync()
+}
+
+// startSync runs desk.Sync in the background; its progress comes back
+// through a channel, one message at a time.
+func (m *Model) startSync() tea.Cmd {
+	id, spin := m.startTask("sync")
+	m.syncRunning, m.syncProgress = id, map[string]desk.SyncProgress{}
+	acts, ctx := m.opts.Actions, m.ctx
+	run := func() tea.Msg {
+		ch := make(chan tea.Msg, 64)
+		go func() {
+			reports, err := acts.Sync(ctx, nil, func(p desk.SyncProgress) {
+				select {
+				case ch <- syncProgressMsg{task: id, p: p, ch: ch}:
+				default: // the dashboard is behind; a later count will do
+				}
+			})
+			ch <- syncDoneMsg{task: id, reports: reports, err: err}
+		}()
+		return <-ch
+	}
+	return tea.Batch(spin, run)
+}
+
+func waitFor(ch <-chan tea.Msg) tea.Cmd { return func() tea.Msg { return <-ch } }
+
+// setProgress shows the running counts of a sync in its task.
+func (m *Model) setProgress(id int, p desk.SyncProgress) {
+	if m.syncProgress == nil || id != m.syncRunning {
+		return
+	}
+	m.syncProgress[p.Provider] = p
+	names := make([]string, 0, len(m.syncProgress))
+	for n := range m.syncProgress {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var parts []string
+	for _, n := range names {
+		p := m.syncProgress[n]
+		if p.Total > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d/%d", n, p.Seen, p.Total))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s %d", n, p.Seen))
+		}
+	}
+	for i := range m.tasks {
+		if m.tasks[i].id == id {
+			m.tasks[i].progress = strings.Join(parts, " ")
+		}
+	}
+}
+
+func syncSummary(reports []desk.SyncReport, err error) string {
+	var parts []string
+	changed := 0
+	for _, r := range reports {
+		changed += r.Changed
+		if r.Err == nil {
+			parts = append(parts, fmt.Sprintf("%s %d", r.Provider, r.Seen))
+		}
+	}
+	text := "synced " + strings.Join(parts, " · ")
+	if len(parts) == 0 {
+		text = "sync"
+	}
+	if changed > 0 {
+		text += fmt.Sprintf(" (%d changed)", changed)
+	}
+	if err != nil {
+		msg, _, _ := strings.Cut(err.Error(), "\n")
+		if len(parts) == 0 {
+			return "sync failed: " + msg
+		}
+		text += " · failed: " + msg
+	}
+	return text
+}
+
+// mintLink mints a direct or durable link for the selected connection and
+// copies it; with open, it then opens it in the browser.
+func (m *Model) mintLink(durable, open bool) tea.Cmd {
+	c, ok := m.selected()
+	if !ok {
+		return nil
+	}
+	kind, mint := "direct", m.opts.Actions.DirectLink
+	if durable {
+		kind, mint = "durable", m.opts.Actions.DurableLink
+	}
+	who, ref, ctx := displayName(c), c.Ref(), m.ctx
+	id, spin := m.startTask(fmt.Sprintf("minting a %s link for %s", kind, who))
+	return tea.Batch(spin, func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, linkTimeout)
+		defer cancel()
+		l, err := mint(ctx, ref)
+		if l.Kind == "" {
+			l.Kind = kind
+		}
+		return linkMsg{task: id, connID: c.ID, who: who, link: l, open: open, err: err}
+	})
+}
+
+// openLink opens the selected connection's link minted in this session if
+// it is still valid, else mints a direct one and opens that.
+func (m *Model) openLink() tea.Cmd {
+	c, ok := m.selected()
+	if !ok {
+		return nil
+	}
+	if l, ok := m.currentLink(c); ok {
+		return tea.Batch(openURL(l.URL), m.report(true, "opening the "+l.Kind+" link for "+displayName(c)))
+	}
+	return m.mintLink(false, true)
+}
+
+// confirmRemind asks before reminding the marked users, or the selected one.
+func (m *Model) confirmRemind() tea.Cmd {
+	refs := m.targets()
+	if len(refs) == 0 {
+		return nil
+	}
+	who := "1 user"
+	if len(refs) > 1 {
+		who = fmt.Sprintf("%d users", len(refs))
+	}
+	if c, ok := m.selected(); ok && len(m.marks) == 0 {
+		who = displayName(c)
+	}
+	ch := m.opts.RemindChannel
+	prompt := fmt.Sprintf("Send a reminder to %s by %s?", who, ch)
+	if len(refs) > 1 {
+		prompt = fmt.Sprintf("Send reminders to %s by %s?", who, ch)
+	}
+	m.overlay = newConfirm(m, "Remind", prompt, func() tea.Cmd { return m.remind(refs) })
+	return nil
+}
+
+// targets are the refs an action on "the selection" applies to: the marked
+// rows if any, else the row under the cursor.
+func (m *Model) targets() []string {
+	if len(m.marks) > 0 {
+		refs := make([]string, 0, len(m.marks))
+		for _, r := range m.marks {
+			refs = append(refs, r)
+		}
+		sort.Strings(refs)
+		return refs
+	}
+	if c, ok := m.selected(); ok {
+		return []string{c.Ref()}
+	}
+	return nil
+}
+
+func (m *Model) remind(refs []string) tea.Cmd {
+	id, spin := m.startTask(fmt.Sprintf("reminding %d", len(refs)))
+	fn, ctx, ch := m.opts.Remind, m.ctx, m.opts.RemindChannel
+	return tea.Batch(spin, func() tea.Msg {
+		summary, err := fn(ctx, refs, ch)
+		return remindMsg{task: id, n: len(refs), summary: summary, err: err}
+	})
+}
