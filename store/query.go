@@ -70,14 +70,11 @@ func (q PageQuery) where() (string, []any) {
 	case GroupExpiring:
 		conds = append(conds, "warning != ''")
 	}
-	if f := strings.TrimSpace(q.Filter); f != "" {
-		like := "%" + escapeLike(strings.ToLower(f)) + "%"
-		var ors []string
-		for _, col := range []string{"name", "email", "institution", "provider_id", "user_ref", "provider_code", "provider_reason", "provider"} {
-			ors = append(ors, "lower("+col+") LIKE ? ESCAPE '\\'")
-			args = append(args, like)
-		}
-		conds = append(conds, "("+strings.Join(ors, " OR ")+")")
+	// Every word of the filter must occur in the connection's search text
+	// (name, email, institution, provider, ids, codes), in any order.
+	for _, word := range strings.Fields(strings.ToLower(q.Filter)) {
+		conds = append(conds, "search LIKE ? ESCAPE '\\'")
+		args = append(args, "%"+escapeLike(word)+"%")
 	}
 	return strings.Join(conds, " AND "), args
 }
