@@ -107,7 +107,8 @@ func keyOverrides(cfg config.Config) map[string][]string {
 // cannot draw over the dashboard.
 func demoServer(e *demo.Env) (http.Handler, error) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	cfg := server.Config{Store: e.Store, Desk: e.Desk, Logger: log, CobaltSecret: e.CobaltSecret, BelvoAuthorization: e.BelvoAuthorization}
+	cfg := server.Config{Store: e.Store, Desk: e.Desk, Reconnect: e.Desk, Logger: log, CobaltSecret: e.CobaltSecret,
+		BelvoAuthorization: e.BelvoAuthorization}
 	if pc, ok := e.Providers[provider.Plaid].(*plaid.Client); ok {
 		cfg.PlaidVerifier = plaid.NewVerifier(pc)
 	}
@@ -118,8 +119,6 @@ func demoServer(e *demo.Env) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/r/", server.Reconnect(e.Desk, log))
-	mux.Handle("/", srv.Handler())
-	return mux, nil
+	e.OnClose(srv.Close) // drains the writer: what was acknowledged is stored
+	return srv.Handler(), nil
 }

@@ -59,7 +59,12 @@ type Env struct {
 	dir     string
 	ownsDir bool
 	httpSrv *http.Server
+	closers []func() error
 }
+
+// OnClose runs f when the demo closes, after the HTTP server has stopped
+// and before the cache is closed.
+func (e *Env) OnClose(f func() error) { e.closers = append(e.closers, f) }
 
 // Start builds the demo: emulators, seed data, registry import, history and
 // a first sync through the real clients.
@@ -249,6 +254,9 @@ func (e *Env) Close() error {
 		cancel()
 	} else if e.Listener != nil {
 		e.Listener.Close()
+	}
+	for _, f := range e.closers {
+		errs = append(errs, f())
 	}
 	if e.Store != nil {
 		errs = append(errs, e.Store.Close())

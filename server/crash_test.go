@@ -69,6 +69,10 @@ func runChild(db, secret string) int {
 
 // startChild starts a server process on db and returns it with its base URL.
 func startChild(t *testing.T, db, secret string) (*exec.Cmd, string) {
+	return startChildB(t, db, secret)
+}
+
+func startChildB(t testing.TB, db, secret string) (*exec.Cmd, string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childDBEnv+"="+db, childSecretEnv+"="+secret)

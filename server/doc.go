@@ -1,4 +1,7 @@
-// Package server is `relink serve`: the HTTP receiver of provider webhooks.
+// Package server is `relink serve`: the HTTP receiver of provider webhooks
+// (POST /webhooks/plaid, /webhooks/belvo, /webhooks/cobalt), of Cobalt's
+// update-mode-completed callback (POST /callbacks/cobalt), and, when
+// configured, of durable reconnect links (GET /r/{ticket}).
 //
 // Each webhook is verified exactly as its provider documents (Plaid's ES256
 // JWT, Belvo's shared Authorization value, Cobalt's HMAC-SHA256), parsed by
@@ -12,7 +15,7 @@
 //
 // Anything that is not a verified, well-formed webhook of a known type gets
 // a 4xx with a one-line plain-text reason, one log line, and changes
-// nothing. /healthz reports whether the database answers; /metrics exposes
-// counters and an acknowledgement-latency histogram in the Prometheus text
-// format.
+// nothing. GET /healthz reports whether the database answers; GET /metrics
+// exposes counters and an acknowledgement-latency histogram in the
+// Prometheus text format.
 package server

@@ -39,13 +39,14 @@ func (s *Server) plaidEndpoint() *endpoint {
 	v := newPlaidGate(s.cfg.PlaidVerifier)
 	ep.verify = func(ctx context.Context, h http.Header, body []byte) (string, *rejection) {
 		header := h.Get("Plaid-Verification")
-		if err := v.Verify(ctx, header, body); err != nil {
+		kid := jwtKeyID(header)
+		if err := v.verify(ctx, kid, header, body); err != nil {
 			if plaidRefused(err) {
 				return "", &rejection{http.StatusUnauthorized, err.Error()}
 			}
 			return "", &rejection{http.StatusServiceUnavailable, "could not verify the webhook now, retry later: " + err.Error()}
 		}
-		return "es256 kid=" + jwtKeyID(header), nil
+		return "es256 kid=" + kid, nil
 	}
 	return ep
 }

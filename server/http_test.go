@@ -55,6 +55,18 @@ func TestRoutesAndMethods(t *testing.T) {
 	if status, _ := e.post("/webhooks/unknown", []byte(`{}`), nil); status != http.StatusNotFound {
 		t.Errorf("an unknown route: %d", status)
 	}
+	if status, _ := e.get("/r/not-a-ticket"); status != http.StatusNotFound {
+		t.Errorf("/r/ without Config.Reconnect: %d", status)
+	}
+	withLinks := newEnv(t, func(c *Config) { c.Reconnect = c.Desk.(Redeemer) })
+	resp, err = withLinks.client.Get(withLinks.base + "/r/not-a-ticket")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 4 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Errorf("/r/ with Config.Reconnect: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
 }
 
 func TestHealthz(t *testing.T) {

@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -221,5 +223,40 @@ func TestPlaidBadInputChangesNothing(t *testing.T) {
 	_, secret := e.plaid.Credentials()
 	if strings.Contains(e.logs.String(), secret) || strings.Contains(e.logs.String(), it.AccessToken) {
 		t.Error("the log holds a secret")
+	}
+}
+
+// A burst signed with a key the server has not seen (start-up, rotation)
+// is verified with one key lookup, not refused beyond the verifier's
+// lookup budget.
+func TestPlaidBurstWithANewKeyIsAccepted(t *testing.T) {
+	e := newEnv(t)
+	for round := range 2 { // a cold cache, then a rotated key
+		if round == 1 {
+			if _, err := e.plaid.RotateKey(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var wg sync.WaitGroup
+		for i := range 40 {
+			wg.Go(func() {
+				b := plaidError(fmt.Sprintf("item_%d_%d", round, i), "ITEM_LOGIN_REQUIRED")
+				req, _ := http.NewRequest(http.MethodPost, e.base+"/webhooks/plaid", bytes.NewReader(b))
+				req.Header = e.plaidHeader(b)
+				resp, err := e.client.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					t.Errorf("round %d: status %d", round, resp.StatusCode)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	if got := e.events(); got != 80 {
+		t.Errorf("%d events stored, want 80", got)
 	}
 }

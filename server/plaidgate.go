@@ -27,9 +27,9 @@ func newPlaidGate(v PlaidVerifier) *plaidGate {
 	return &plaidGate{v: v, known: map[string]bool{}, inflight: map[string]chan struct{}{}}
 }
 
-// Verify is v.Verify, one request at a time per unverified kid.
-func (g *plaidGate) Verify(ctx context.Context, header string, body []byte) error {
-	kid := jwtKeyID(header)
+// verify is v.Verify, one request at a time per unverified kid (the kid
+// of header, as jwtKeyID reads it).
+func (g *plaidGate) verify(ctx context.Context, kid, header string, body []byte) error {
 	g.mu.Lock()
 	for !g.known[kid] {
 		wait, busy := g.inflight[kid]

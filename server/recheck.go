@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -80,10 +81,8 @@ func (r *rechecker) work() {
 			r.m.rechecks[recheckDropped].Add(1)
 			continue
 		}
-		ctx, cancel := context.WithTimeout(r.ctx, r.timeout)
 		start := time.Now()
-		err := r.c.Check(ctx, ref)
-		cancel()
+		err := r.check(ref)
 		switch {
 		case err == nil || errors.Is(err, provider.ErrNotSupported):
 			r.m.rechecks[recheckOK].Add(1)
@@ -93,6 +92,19 @@ func (r *rechecker) work() {
 			r.log.Warn("recheck failed", "connection", ref, "error", err)
 		}
 	}
+}
+
+// check runs one recheck; a panic in a provider client is its failure,
+// not the server's end.
+func (r *rechecker) check(ref string) (err error) {
+	ctx, cancel := context.WithTimeout(r.ctx, r.timeout)
+	defer cancel()
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("recheck panicked: %v", p)
+		}
+	}()
+	return r.c.Check(ctx, ref)
 }
 
 // close stops taking rechecks, lets the running and queued ones finish for

@@ -38,6 +38,9 @@ type Config struct {
 	// CobaltSecret (cobalt.webhook_secret) turns /webhooks/cobalt and
 	// /callbacks/cobalt on.
 	CobaltSecret string
+	// Reconnect, when set, serves the durable reconnect links on
+	// GET /r/{ticket} (see Reconnect).
+	Reconnect Redeemer
 	// Logger gets one line per request; nil means slog.Default().
 	Logger *slog.Logger
 	// MaxBody is the largest body accepted, in bytes; 0 means 1 MiB.
@@ -77,6 +80,7 @@ func (t Timeouts) withDefaults() Timeouts {
 const (
 	DefaultMaxBody   = 1 << 20
 	maxBatch         = 256 // observations per group-commit transaction
+	batchLinger      = 300 * time.Microsecond
 	recheckWorkers   = 4
 	recheckQueue     = 1024
 	recheckTimeout   = 30 * time.Second
@@ -123,7 +127,7 @@ func New(cfg Config) (*Server, error) {
 	if s.maxBody == 0 {
 		s.maxBody = DefaultMaxBody
 	}
-	s.w = newWriter(cfg.Store, maxBatch, s.timeouts.Store, s.log, s.m)
+	s.w = newWriter(cfg.Store, maxBatch, batchLinger, s.timeouts.Store, s.log, s.m)
 	s.re = newRechecker(cfg.Desk, recheckWorkers, recheckQueue, recheckTimeout, s.log, s.m)
 	s.m.queueDepth = func() int { return len(s.w.in) }
 	s.m.recheckDepth = s.re.depth
@@ -139,6 +143,9 @@ func (s *Server) routes() *http.ServeMux {
 		mux.Handle("POST /webhooks/"+ep.route.provider(), s.webhook(ep))
 	}
 	mux.HandleFunc("POST /callbacks/cobalt", s.cobaltLinkResult)
+	if s.cfg.Reconnect != nil {
+		mux.Handle("/r/", Reconnect(s.cfg.Reconnect, s.log))
+	}
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", s.m)
 	return mux

@@ -51,17 +51,31 @@ func cobaltKnownType(t string) bool {
 	return false
 }
 
-// checkType reads the type field of a webhook body and refuses a type that
-// known does not accept. A body that does not decode, or has no type, passes
-// here: the provider's parser says what is wrong with it.
+// checkType reads the type field of a webhook body (the first of fields
+// that holds a string: "webhook_type", "type" or "event_type") and refuses
+// a type that known does not accept. A body that does not decode, or has
+// no type, passes here: the provider's parser says what is wrong with it.
 func checkType(body []byte, known func(string) bool, fields ...string) error {
-	var m map[string]json.RawMessage
-	if json.Unmarshal(body, &m) != nil {
+	var env struct {
+		WebhookType json.RawMessage `json:"webhook_type"`
+		Type        json.RawMessage `json:"type"`
+		EventType   json.RawMessage `json:"event_type"`
+	}
+	if json.Unmarshal(body, &env) != nil {
 		return nil
 	}
 	for _, f := range fields {
+		var raw json.RawMessage
+		switch f {
+		case "webhook_type":
+			raw = env.WebhookType
+		case "type":
+			raw = env.Type
+		case "event_type":
+			raw = env.EventType
+		}
 		var t string
-		if json.Unmarshal(m[f], &t) != nil || t == "" {
+		if json.Unmarshal(raw, &t) != nil || t == "" {
 			continue
 		}
 		if !known(t) {
