@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/spf13/cobra"
@@ -19,6 +20,7 @@ import (
 	"github.com/relink/relink/provider"
 	"github.com/relink/relink/provider/belvo"
 	"github.com/relink/relink/provider/plaid"
+	"github.com/relink/relink/remind"
 	"github.com/relink/relink/server"
 	"github.com/relink/relink/store"
 	"github.com/relink/relink/ui"
@@ -56,6 +58,7 @@ func (a *app) dashboard(ctx context.Context, f dashboardFlags) error {
 	}
 	var st *store.Store
 	var d *desk.Desk
+	var rem *desk.Reminders
 	var providers []string
 	if f.demo {
 		fmt.Fprintln(a.stderr, "relink: starting the demo (provider emulators on loopback, a throwaway cache)…")
@@ -65,6 +68,9 @@ func (a *app) dashboard(ctx context.Context, f dashboardFlags) error {
 		}
 		defer env.Close()
 		st, d = env.Store, env.Desk
+		if rem, err = demoReminders(env); err != nil {
+			return err
+		}
 	} else {
 		e, err := a.open(ctx)
 		if err != nil {
@@ -72,7 +78,11 @@ func (a *app) dashboard(ctx context.Context, f dashboardFlags) error {
 		}
 		defer e.Close()
 		st, d = e.st, e.desk
+		if rem, err = a.reminders(e); err != nil {
+			return err
+		}
 	}
+	defer rem.Close()
 	for _, n := range provider.Names() {
 		if _, ok := d.Providers[n]; ok {
 			providers = append(providers, n)
@@ -81,7 +91,10 @@ func (a *app) dashboard(ctx context.Context, f dashboardFlags) error {
 	opts := ui.Options{Store: st, Keys: keyOverrides(cfg), Theme: cfg.UI.Theme, ThemeDir: cfg.UI.ThemeDir,
 		ReadOnly: f.readOnly, SyncInterval: cfg.UI.SyncInterval.Duration, Providers: providers, Operator: operatorOr(cfg)}
 	if len(d.Providers) > 0 {
-		opts.Actions = d
+		opts.Actions = rem
+	}
+	if chs := rem.Channels(); len(chs) > 0 {
+		opts.Remind, opts.RemindChannel = rem.Remind, chs[0]
 	}
 	m, err := ui.New(opts)
 	if err != nil {
@@ -100,6 +113,26 @@ func keyOverrides(cfg config.Config) map[string][]string {
 		out[k] = v
 	}
 	return out
+}
+
+// demoReminders sends the demo's reminders by email to a local mailbox on
+// loopback: a real SMTP conversation that never leaves the machine.
+func demoReminders(e *demo.Env) (*desk.Reminders, error) {
+	box, err := remind.StartMailbox(remind.MailboxOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("demo: starting the local mailbox: %w", err)
+	}
+	e.OnClose(box.Close)
+	email, err := remind.NewEmail(remind.EmailOptions{Email: box.EmailConfig("Demo Support <support@demo.invalid>")})
+	if err != nil {
+		return nil, err
+	}
+	tpl, err := remind.LoadTemplates("")
+	if err != nil {
+		return nil, err
+	}
+	return desk.NewReminders(e.Desk, desk.RemindOptions{Templates: tpl, Channels: map[string]remind.Channel{remind.Email: email},
+		Cooldown: 24 * time.Hour})
 }
 
 // demoServer is the demo's in-process relink serve: verified webhooks from

@@ -85,7 +85,8 @@ product against local provider emulators, with no keys and no network.`,
 	root.PersistentFlags().StringVar(&a.dbPath, "db", "", "cache database (env RELINK_DB; default $XDG_DATA_HOME/relink/relink.db)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	a.addDashboard(root)
-	root.AddCommand(a.importCommand(), a.lsCommand(), a.auditCommand(), a.syncCommand(), a.linkCommand(), a.serveCommand())
+	root.AddCommand(a.importCommand(), a.lsCommand(), a.auditCommand(), a.syncCommand(), a.linkCommand(), a.serveCommand(),
+		a.remindCommand(), a.reportCommand())
 	return root
 }
 

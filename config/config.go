@@ -84,6 +84,13 @@ type Reminders struct {
 	QuietHours string   `toml:"quiet_hours"`
 	Email      Email    `toml:"email"`
 	SMS        SMS      `toml:"sms"`
+	Webhook    Webhook  `toml:"webhook"`
+}
+
+// Webhook is [reminders.webhook]: a signed POST to a team's own sender.
+type Webhook struct {
+	URL    string `toml:"url"`
+	Secret string `toml:"secret"` // env RELINK_REMIND_WEBHOOK_SECRET
 }
 
 // Email is [reminders.email].
@@ -255,6 +262,8 @@ func applyEnv(c *Config, getenv func(string) string) {
 	set(&c.Cobalt.WebhookSecret, "COBALT_WEBHOOK_SECRET")
 	set(&c.Reminders.Email.Password, "RELINK_SMTP_PASSWORD")
 	set(&c.Reminders.SMS.AuthToken, "RELINK_SMS_TOKEN")
+	set(&c.Reminders.Webhook.URL, "RELINK_REMIND_WEBHOOK_URL")
+	set(&c.Reminders.Webhook.Secret, "RELINK_REMIND_WEBHOOK_SECRET")
 	set(&c.SecretKey, "RELINK_SECRET_KEY")
 }
 
@@ -345,6 +354,10 @@ func (c Config) Validate() error {
 		bad("reminders.email.smtp_port", "%d is not a port", p)
 	}
 	checkURL("reminders.sms.base_url", c.Reminders.SMS.BaseURL)
+	checkURL("reminders.webhook.url", c.Reminders.Webhook.URL)
+	if c.Reminders.Webhook.URL != "" && c.Reminders.Webhook.Secret == "" {
+		bad("reminders.webhook.secret", "required with reminders.webhook.url (env RELINK_REMIND_WEBHOOK_SECRET)")
+	}
 	if len(errs) > 0 {
 		return errors.New(strings.Join(errs, "; "))
 	}
