@@ -10,7 +10,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -57,7 +56,7 @@ var _ provider.Provider = (*Client)(nil)
 
 // New checks cfg and returns a client.
 func New(cfg Config) (*Client, error) {
-	base, err := checkURL("belvo.base_url", cfg.BaseURL)
+	base, err := httpc.CheckBaseURL("belvo.base_url", cfg.BaseURL)
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +69,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.WidgetURL == "" {
 		cfg.WidgetURL = DefaultWidgetURL
 	}
-	widget, err := checkURL("belvo.widget_url", cfg.WidgetURL)
+	widget, err := httpc.CheckBaseURL("belvo.widget_url", cfg.WidgetURL)
 	if err != nil {
 		return nil, err
 	}
@@ -88,39 +87,6 @@ func New(cfg Config) (*Client, error) {
 	}
 	base.Path = strings.TrimSuffix(base.Path, "/")
 	return &Client{cfg: cfg, base: base, widget: widget, http: httpc.New(cfg.Timeout), now: time.Now}, nil
-}
-
-// checkURL accepts an absolute https URL, or http on loopback (the sandbox),
-// without credentials in it.
-func checkURL(key, raw string) (*url.URL, error) {
-	if raw == "" {
-		return nil, fmt.Errorf("%s is not set", key)
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("%s %q is not an absolute URL", key, raw)
-	}
-	if u.User != nil {
-		return nil, fmt.Errorf("%s must not hold credentials", key)
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !isLoopback(u.Hostname()) {
-			return nil, fmt.Errorf("%s %q: plain http is only allowed on loopback; use https", key, raw)
-		}
-	default:
-		return nil, fmt.Errorf("%s %q: scheme must be https", key, raw)
-	}
-	return u, nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Name is "belvo".

@@ -12,7 +12,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -55,7 +54,7 @@ var _ provider.Provider = (*Client)(nil)
 
 // New checks cfg and returns a client.
 func New(cfg Config) (*Client, error) {
-	base, err := checkURL("cobalt.base_url", cfg.BaseURL)
+	base, err := httpc.CheckBaseURL("cobalt.base_url", cfg.BaseURL)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +80,7 @@ func New(cfg Config) (*Client, error) {
 	if !strings.Contains(probe, "PROBE-TOKEN") {
 		return nil, fmt.Errorf("cobalt.link_url %q does not use {{.Token}}", cfg.LinkURL)
 	}
-	if _, err := checkURL("cobalt.link_url", probe); err != nil {
+	if _, err := httpc.CheckBaseURL("cobalt.link_url", probe); err != nil {
 		return nil, err
 	}
 	if cfg.Timeout < 0 {
@@ -89,39 +88,6 @@ func New(cfg Config) (*Client, error) {
 	}
 	c.http = httpc.New(cfg.Timeout)
 	return c, nil
-}
-
-// checkURL accepts an absolute https URL, or http on loopback (the sandbox),
-// without credentials in it.
-func checkURL(key, raw string) (*url.URL, error) {
-	if raw == "" {
-		return nil, fmt.Errorf("%s is not set", key)
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("%s %q is not an absolute URL", key, raw)
-	}
-	if u.User != nil {
-		return nil, fmt.Errorf("%s must not hold credentials", key)
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !isLoopback(u.Hostname()) {
-			return nil, fmt.Errorf("%s %q: plain http is only allowed on loopback; use https", key, raw)
-		}
-	default:
-		return nil, fmt.Errorf("%s %q: scheme must be https", key, raw)
-	}
-	return u, nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Name is "cobalt".

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 )
@@ -125,4 +127,37 @@ func retryAfter(v string) (time.Duration, bool) {
 		return max(time.Until(t), 0), true
 	}
 	return 0, false
+}
+
+// CheckBaseURL accepts an absolute https URL, or http on loopback (the
+// sandbox), without credentials in it; key names the config key in errors.
+func CheckBaseURL(key, raw string) (*url.URL, error) {
+	if raw == "" {
+		return nil, fmt.Errorf("%s is not set", key)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("%s %q is not an absolute URL", key, raw)
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("%s must not hold credentials", key)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !isLoopback(u.Hostname()) {
+			return nil, fmt.Errorf("%s %q: plain http is only allowed on loopback; use https", key, raw)
+		}
+	default:
+		return nil, fmt.Errorf("%s %q: scheme must be https", key, raw)
+	}
+	return u, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
