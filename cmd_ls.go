@@ -46,11 +46,7 @@ func (a *app) lsCommand() *cobra.Command {
 				return usagef("--format %q: want table, json or csv", format)
 			}
 			ctx := cmd.Context()
-			cfg, err := a.loadConfig()
-			if err != nil {
-				return err
-			}
-			st, err := a.openStore(ctx, cfg)
+			_, st, err := a.openCache(ctx)
 			if err != nil {
 				return err
 			}

@@ -28,11 +28,7 @@ func (a *app) auditCommand() *cobra.Command {
 				return usagef("--format %q: want table or json", format)
 			}
 			ctx := cmd.Context()
-			cfg, err := a.loadConfig()
-			if err != nil {
-				return err
-			}
-			st, err := a.openStore(ctx, cfg)
+			_, st, err := a.openCache(ctx)
 			if err != nil {
 				return err
 			}

@@ -21,11 +21,7 @@ with its line number and nothing of the file is applied. FILE "-" reads stdin.`,
 		Args: exactArgs(1, "one FILE (CSV or JSON Lines, or - for stdin)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			cfg, err := a.loadConfig()
-			if err != nil {
-				return err
-			}
-			st, err := a.openStore(ctx, cfg)
+			cfg, st, err := a.openCache(ctx)
 			if err != nil {
 				return err
 			}

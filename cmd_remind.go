@@ -346,11 +346,7 @@ message brings users back.`,
 				return usagef("--since must be positive, e.g. 720h")
 			}
 			ctx := cmd.Context()
-			cfg, err := a.loadConfig()
-			if err != nil {
-				return err
-			}
-			st, err := a.openStore(ctx, cfg)
+			_, st, err := a.openCache(ctx)
 			if err != nil {
 				return err
 			}

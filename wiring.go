@@ -47,6 +47,17 @@ func (a *app) openStore(ctx context.Context, cfg config.Config) (*store.Store, e
 	return store.Open(ctx, a.dbFile(), opts)
 }
 
+// openCache loads the config and opens the cache, for the commands that
+// need no provider.
+func (a *app) openCache(ctx context.Context) (config.Config, *store.Store, error) {
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return cfg, nil, err
+	}
+	st, err := a.openStore(ctx, cfg)
+	return cfg, st, err
+}
+
 // env is a loaded config with an open store and the desk over it.
 type env struct {
 	cfg  config.Config
