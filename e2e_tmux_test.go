@@ -3,6 +3,8 @@ package main_test
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,25 +18,7 @@ import (
 // (tmux), sends keys and reads the screen back with capture-pane. It skips
 // when tmux is missing, except under CI=true, where that is a failure.
 func TestDashboardInTmux(t *testing.T) {
-	if _, err := exec.LookPath("tmux"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("tmux is not installed; CI must install it (.ci/run) to run the end-to-end test")
-		}
-		t.Skip("tmux is not installed: skipping the end-to-end dashboard test (install tmux to run it)")
-	}
-	if testing.Short() && os.Getenv("CI") != "true" {
-		t.Skip("end-to-end test skipped in -short mode")
-	}
-	dir := t.TempDir()
-	bin := os.Getenv("RELINK_E2E_BIN") // a binary built already; by default the test builds one
-	if bin == "" {
-		bin = filepath.Join(dir, "relink")
-		build := exec.Command("go", "build", "-o", bin, ".")
-		if out, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("go build: %v\n%s", err, out)
-		}
-	}
-
+	bin, dir := e2eBinary(t)
 	tm := newTmux(t, dir)
 	stderr := filepath.Join(dir, "stderr.log")
 	tm.run("new-session", "-d", "-s", tm.session, "-x", "120", "-y", "35",
@@ -116,12 +100,130 @@ func TestDashboardInTmux(t *testing.T) {
 		return strings.Contains(s, "all failing") && strings.Contains(s, "? help") && !strings.Contains(s, "too small")
 	})
 
-	// Quit (confirming if a background sync is still running).
+	tm.quit()
+}
+
+// TestDashboardCopiesAWorkingLinkInTmux presses c on a failing Plaid row of
+// the demo in a tmux that takes the clipboard from applications (OSC 52,
+// set-clipboard on): the tmux buffer then holds the link, and the link opens
+// the emulator's update page. The copy shows in the connection's history,
+// and Q draws the link as a QR code.
+func TestDashboardCopiesAWorkingLinkInTmux(t *testing.T) {
+	bin, dir := e2eBinary(t)
+	tm := newTmux(t, dir)
+	stderr := filepath.Join(dir, "stderr.log")
+	tm.stderr = stderr
+	tm.run("start-server", ";", "set-option", "-g", "set-clipboard", "on", ";",
+		"new-session", "-d", "-s", tm.session, "-x", "120", "-y", "35",
+		fmt.Sprintf("%s --demo 2>%s", shellQuote(bin), shellQuote(stderr)))
+	if out, err := tm.cmd("show-options", "-g", "-v", "set-clipboard").Output(); err != nil || strings.TrimSpace(string(out)) != "on" {
+		t.Fatalf("set-clipboard is %q (%v), want on", out, err)
+	}
+	tm.waitFor("the dashboard", 60*time.Second, func(s string) bool {
+		return strings.Contains(s, "all failing") && strings.Contains(s, "? help")
+	})
+
+	// The login_required group, Plaid rows only.
+	for i := 0; !strings.Contains(viewBar(tm.capture()), "(login_required)"); i++ {
+		if i == 10 {
+			t.Fatalf("no login_required group:\n%s", tm.capture())
+		}
+		before := viewBar(tm.capture())
+		tm.keys("Tab")
+		tm.waitFor("the next group", 5*time.Second, func(s string) bool { return viewBar(s) != before })
+	}
+	tm.keys("/")
+	tm.literal("plaid")
+	tm.waitFor("the filter input", 5*time.Second, func(s string) bool { return strings.Contains(viewBar(s), "/ plaid") })
+	tm.keys("Enter")
+	first := regexp.MustCompile(`\b1/\d+\s*$`)
+	tm.waitFor("the filter applied", 5*time.Second, func(s string) bool {
+		return strings.Contains(viewBar(s), `filter "plaid"`) && strings.Contains(viewBar(s), "(login_required)") &&
+			first.MatchString(viewBar(s))
+	})
+
+	if out, err := tm.cmd("list-buffers").Output(); err != nil || len(bytes.TrimSpace(out)) != 0 {
+		t.Fatalf("a buffer before the copy: %q %v", out, err)
+	}
+	tm.keys("c")
+	tm.waitFor("the copy feedback", 15*time.Second, func(s string) bool {
+		return strings.Contains(s, "Copied direct link for") && strings.Contains(s, "(expires in ")
+	})
+	var link string
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, _ := tm.cmd("show-buffer").Output()
+		if link = strings.TrimSpace(string(out)); strings.HasPrefix(link, "http://127.0.0.1:") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the tmux buffer holds %q, not the link; screen:\n%s%s", link, tm.capture(), tm.log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(link, "/hosted/link-") {
+		t.Fatalf("not a Plaid update-mode link: %q", link)
+	}
+
+	// The link works: the emulator's update page, with its button.
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte(`<button type="submit">Continue</button>`)) ||
+		!bytes.Contains(body, []byte("Reconnect ")) {
+		t.Fatalf("GET %s: %d\n%s", link, resp.StatusCode, body)
+	}
+
+	// The details: the copy in the history, then the link as a QR code.
+	tm.keys("Enter")
+	tm.waitFor("the copy in the history", 10*time.Second, func(s string) bool {
+		return strings.Contains(s, "direct link copied by") && strings.Contains(s, "direct link minted by")
+	})
+	tm.literal("Q")
+	tm.waitFor("the QR code", 5*time.Second, func(s string) bool {
+		return strings.Contains(s, "scan to open") && strings.Contains(s, "▀▀▀▀▀▀▀▀") && !strings.Contains(s, "QR code hidden")
+	})
+	tm.quit()
+}
+
+// e2eBinary skips without tmux (except under CI=true, where that fails) and
+// in -short mode, and returns the relink binary and a temp dir.
+func e2eBinary(t *testing.T) (bin, dir string) {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("tmux is not installed; CI must install it (.ci/run) to run the end-to-end test")
+		}
+		t.Skip("tmux is not installed: skipping the end-to-end dashboard test (install tmux to run it)")
+	}
+	if testing.Short() && os.Getenv("CI") != "true" {
+		t.Skip("end-to-end test skipped in -short mode")
+	}
+	dir = t.TempDir()
+	bin = os.Getenv("RELINK_E2E_BIN") // a binary built already; by default the test builds one
+	if bin == "" {
+		bin = filepath.Join(dir, "relink")
+		build := exec.Command("go", "build", "-o", bin, ".")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build: %v\n%s", err, out)
+		}
+	}
+	return bin, dir
+}
+
+// quit presses q and waits for relink to exit, confirming if a background
+// sync is still running.
+func (tm *tmux) quit() {
+	tm.t.Helper()
 	tm.keys("q")
 	deadline := time.Now().Add(15 * time.Second)
 	for tm.alive() {
 		if time.Now().After(deadline) {
-			t.Fatalf("relink did not quit:\n%s", tm.capture())
+			tm.t.Fatalf("relink did not quit:\n%s", tm.capture())
 		}
 		if strings.Contains(tm.capture(), "Quit anyway?") {
 			tm.keys("y")

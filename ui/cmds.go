@@ -8,6 +8,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/relink/relink/desk"
 	"github.com/relink/relink/store"
 )
 
@@ -155,24 +156,52 @@ func tick(d time.Duration, msg tea.Msg) tea.Cmd {
 	return tea.Tick(d, func(time.Time) tea.Msg { return msg })
 }
 
-// openURL opens url in the system browser, its output discarded so that
-// nothing it prints lands on the dashboard.
-func openURL(url string) tea.Cmd {
+// openCmd opens url in the browser and, once the browser has started,
+// records in the history and the audit log that the kind link of ref was
+// opened.
+func (m *Model) openCmd(connID int64, ref, kind, url string) tea.Cmd {
+	open, acts, ctx := m.open, m.opts.Actions, m.ctx
 	return func() tea.Msg {
-		var c *exec.Cmd
-		switch runtime.GOOS {
-		case "darwin":
-			c = exec.Command("open", url)
-		case "windows":
-			c = exec.Command("rundll32", "url.dll,FileProtocolHandler", url)
-		default:
-			c = exec.Command("xdg-open", url)
+		if err := open(url); err != nil {
+			return openedMsg{connID: connID, err: err}
 		}
-		c.Stdin, c.Stdout, c.Stderr = nil, nil, nil // /dev/null
-		if err := c.Start(); err != nil {
-			return openedMsg{err: err}
-		}
-		go c.Wait() //nolint:errcheck // the browser outlives us; its status is not ours
-		return openedMsg{}
+		return openedMsg{connID: connID, noteErr: noteUse(ctx, acts, ref, kind, desk.LinkOpened)}
 	}
+}
+
+// noteCopyCmd records that the kind link of ref was copied.
+func (m *Model) noteCopyCmd(connID int64, ref, kind string) tea.Cmd {
+	acts, ctx := m.opts.Actions, m.ctx
+	return func() tea.Msg {
+		return linkNotedMsg{connID: connID, err: noteUse(ctx, acts, ref, kind, desk.LinkCopied)}
+	}
+}
+
+func noteUse(ctx context.Context, acts Actions, ref, kind, action string) error {
+	if acts == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, noteTimeout)
+	defer cancel()
+	return acts.NoteLinkUse(ctx, ref, kind, action)
+}
+
+// startBrowser opens url in the system browser, its output discarded so
+// that nothing it prints lands on the dashboard.
+func startBrowser(url string) error {
+	var c *exec.Cmd
+	switch runtime.GOOS {
+	case "darwin":
+		c = exec.Command("open", url)
+	case "windows":
+		c = exec.Command("rundll32", "url.dll,FileProtocolHandler", url)
+	default:
+		c = exec.Command("xdg-open", url)
+	}
+	c.Stdin, c.Stdout, c.Stderr = nil, nil, nil // /dev/null
+	if err := c.Start(); err != nil {
+		return err
+	}
+	go c.Wait() //nolint:errcheck // the browser outlives us; its status is not ours
+	return nil
 }

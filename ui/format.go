@@ -53,10 +53,36 @@ func leftText(l desk.Link, now time.Time) string {
 	if l.ExpiresAt.IsZero() {
 		return "no expiry"
 	}
-	if d := l.ExpiresAt.Sub(now); d > 0 {
+	if d := l.ExpiresAt.Sub(now); d >= time.Minute {
+		return ageText(d.Round(time.Minute)) + " left" // a link minted a moment ago has its full 30m
+	} else if d > 0 {
 		return ageText(d) + " left"
 	}
 	return "expired"
+}
+
+// expiresText is a link's time left in words, for the status line:
+// "expires in 29 min", "expires in 7 days", "expired", "no expiry". Like
+// leftText it counts whole minutes, then whole units of those.
+func expiresText(l desk.Link, now time.Time) string {
+	if l.ExpiresAt.IsZero() {
+		return "no expiry"
+	}
+	d := l.ExpiresAt.Sub(now)
+	switch {
+	case d <= 0:
+		return "expired"
+	case d < time.Minute:
+		return "expires in under a minute"
+	}
+	d = d.Round(time.Minute)
+	switch {
+	case d < 90*time.Minute:
+		return fmt.Sprintf("expires in %d min", int(d/time.Minute))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("expires in %d h", int(d/time.Hour))
+	}
+	return fmt.Sprintf("expires in %d days", int(d/(24*time.Hour)))
 }
 
 // displayName is how a connection's user is named on screen.

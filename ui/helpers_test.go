@@ -170,8 +170,14 @@ func (h *harness) run(cmd tea.Cmd) {
 			h.quit = true
 		default:
 			if t := reflect.TypeOf(msg); t.PkgPath() == "charm.land/bubbletea/v2" {
-				if t.Name() == "setClipboardMsg" {
+				switch t.Name() {
+				case "setClipboardMsg":
 					h.clipboard = reflect.ValueOf(msg).String()
+				case "sequenceMsg": // tea.Sequence: each command and what it leads to, in order
+					v := reflect.ValueOf(msg)
+					for i := 0; i < v.Len(); i++ {
+						h.run(v.Index(i).Interface().(tea.Cmd))
+					}
 				}
 				continue // terminal requests: nothing to answer in a test
 			}

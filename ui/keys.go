@@ -15,7 +15,7 @@ type KeyMap struct {
 	NextGroup, PrevGroup                    key.Binding
 	Filter, Open, Back, Mark, MarkAll       key.Binding
 	Sort, SortReverse                       key.Binding
-	CopyLink, CopyDurable, OpenBrowser      key.Binding
+	CopyLink, CopyDurable, OpenBrowser, QR  key.Binding
 	Remind, Sync                            key.Binding
 	Palette, Help, Quit                     key.Binding
 }
@@ -46,6 +46,7 @@ var actions = []action{
 	{"copy_link", "copy direct link", func(k *KeyMap) *key.Binding { return &k.CopyLink }},
 	{"copy_durable_link", "copy durable link", func(k *KeyMap) *key.Binding { return &k.CopyDurable }},
 	{"open_browser", "open link in browser", func(k *KeyMap) *key.Binding { return &k.OpenBrowser }},
+	{"show_qr", "show QR code", func(k *KeyMap) *key.Binding { return &k.QR }},
 	{"remind", "remind users", func(k *KeyMap) *key.Binding { return &k.Remind }},
 	{"sync", "sync now", func(k *KeyMap) *key.Binding { return &k.Sync }},
 	{"palette", "command palette", func(k *KeyMap) *key.Binding { return &k.Palette }},
@@ -72,7 +73,7 @@ func DefaultKeyMap() KeyMap {
 		"filter": {"/"}, "open": {"enter"}, "back": {"esc"},
 		"mark": {"space"}, "mark_all": {"A"},
 		"sort": {"s"}, "sort_reverse": {"S"},
-		"copy_link": {"c"}, "copy_durable_link": {"C"}, "open_browser": {"o"},
+		"copy_link": {"c"}, "copy_durable_link": {"C"}, "open_browser": {"o"}, "show_qr": {"Q"},
 		"remind": {"r"}, "sync": {"ctrl+r"},
 		"palette": {":", "ctrl+p"}, "help": {"?"}, "quit": {"q", "ctrl+c"},
 	}
@@ -244,8 +245,8 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Down, k.Up, k.Top, k.Bottom, k.PageDown, k.PageUp, k.NextGroup, k.PrevGroup},
 		{k.Filter, k.Open, k.Back, k.Mark, k.MarkAll, k.Sort, k.SortReverse},
-		{k.CopyLink, k.CopyDurable, k.OpenBrowser, k.Remind, k.Sync},
-		{k.Palette, k.Help, k.Quit},
+		{k.CopyLink, k.CopyDurable, k.OpenBrowser, k.QR, k.Remind},
+		{k.Sync, k.Palette, k.Help, k.Quit},
 	}
 }
 

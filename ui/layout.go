@@ -25,10 +25,10 @@ type layout struct {
 }
 
 // computeLayout places the table and the pane. When wide, the pane (the open
-// connection, or the group's insights) is always on the right; when narrow
-// the open connection takes the lower half, and otherwise a short insights
-// strip sits under the table.
-func computeLayout(w, h int, detailOpen bool) layout {
+// connection, or the group's insights) is always on the right, and half the
+// width when it shows a QR code; when narrow the open connection takes the
+// lower half, and otherwise a short insights strip sits under the table.
+func computeLayout(w, h int, detailOpen, qr bool) layout {
 	l := layout{w: w, h: h}
 	if w < minWidth || h < minHeight {
 		l.tooSmall = true
@@ -38,6 +38,9 @@ func computeLayout(w, h int, detailOpen bool) layout {
 	switch {
 	case w >= wideAt && detailOpen:
 		l.paneW = min(max(w*2/5, 44), 80)
+		if qr { // room for the code of a durable link (~180 characters: 53 cells)
+			l.paneW = min(max(w/2, l.paneW), 80)
+		}
 		l.tableW = w - l.paneW - 1
 		l.paneH = l.mainH
 		l.tableH = l.mainH

@@ -58,6 +58,7 @@ type Model struct {
 	ctx    context.Context // cancelled on quit: stops queries and syncs
 	cancel context.CancelFunc
 	after  func(time.Duration, tea.Msg) tea.Cmd // the scheduler; tea.Tick outside tests
+	open   func(url string) error               // starts the browser; startBrowser outside tests
 
 	// Request ids: a result is applied only if its id is the latest of its kind.
 	seq int
@@ -90,6 +91,8 @@ type Model struct {
 	historyErr  error
 	storedLinks []store.Link // the open connection's newest links, from the store
 	links       map[int64]desk.Link
+	showQR      bool // the pane shows the QR code of the link
+	qrCache     *qrCache
 
 	insights     insightsMsg
 	syncStates   map[string]store.SyncState
@@ -139,7 +142,7 @@ func New(opts Options) (*Model, error) {
 		opts: opts, palette: pal, dark: true,
 		groups: []group{{sg: store.Group{Kind: store.GroupAllFailing}}, {sg: store.Group{Kind: store.GroupExpiring}}},
 		links:  map[int64]desk.Link{}, marks: map[int64]string{},
-		after: tick,
+		after: tick, open: startBrowser,
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.c = Context{Keys: keys, Now: opts.Now, ReadOnly: opts.ReadOnly}

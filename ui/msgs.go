@@ -77,6 +77,7 @@ type (
 	linkMsg struct {
 		task   int
 		connID int64
+		ref    string
 		who    string
 		link   desk.Link
 		open   bool
@@ -88,5 +89,15 @@ type (
 		summary string
 		err     error
 	}
-	openedMsg struct{ err error }
+	// openedMsg is the browser started (err nil) or not; noteErr is the
+	// failure to record the opening.
+	openedMsg struct {
+		connID       int64
+		err, noteErr error
+	}
+	// linkNotedMsg is a copy recorded in the history and audit log, or not.
+	linkNotedMsg struct {
+		connID int64
+		err    error
+	}
 )

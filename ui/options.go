@@ -18,6 +18,10 @@ type Actions interface {
 	Sync(ctx context.Context, only []string, progress func(desk.SyncProgress)) ([]desk.SyncReport, error)
 	DirectLink(ctx context.Context, ref string) (desk.Link, error)
 	DurableLink(ctx context.Context, ref string) (desk.Link, error)
+	// NoteLinkUse records in the connection's history and the audit log that
+	// a link of kind was copied or opened (action: desk.LinkCopied or
+	// desk.LinkOpened); never the URL.
+	NoteLinkUse(ctx context.Context, ref, kind, action string) error
 }
 
 // RemindFunc sends reminders to the connections refs over channel and
@@ -73,6 +77,7 @@ const (
 	insightsEvery  = 10 // …refreshes; the breakdown and the chart are re-read less often
 	queryTimeout   = 10 * time.Second
 	linkTimeout    = 60 * time.Second
+	noteTimeout    = 10 * time.Second
 	markAllLimit   = 5000
 	historyLimit   = 50
 	breakdownLimit = 12

@@ -15,6 +15,7 @@ import (
 	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/relink/relink/desk"
 	"github.com/relink/relink/health"
 	"github.com/relink/relink/store"
 )
@@ -150,6 +151,12 @@ func TestEveryLineFits(t *testing.T) {
 		{"marks", func(h *harness) { h.press("space", "space", "A") }},
 		{"detail", func(h *harness) { h.press("enter") }},
 		{"detail-next-group", func(h *harness) { h.press("tab", "G") }},
+		{"qr", func(h *harness) { h.press("Q") }},
+		{"qr-with-link", func(h *harness) {
+			c, _ := h.m.selected()
+			h.m.links[c.ID] = desk.Link{Kind: "durable", ExpiresAt: epoch.Add(time.Hour),
+				URL: "https://relink.example.com/r/" + strings.Repeat("eyJpZCI6", 20)}
+		}},
 		{"filter", func(h *harness) {
 			h.press("esc", "/")
 			h.typ("a very long filter that will not fit anywhere at all ok")

@@ -45,7 +45,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // relayout recomputes the layout after a resize or the pane opening or
 // closing, keeps the cursor on screen and reads any rows now visible.
 func (m *Model) relayout() tea.Cmd {
-	m.lay = computeLayout(m.c.Width, m.c.Height, m.detailOpen)
+	m.lay = computeLayout(m.c.Width, m.c.Height, m.detailOpen, m.showQR)
 	m.scrollToCursor()
 	return m.ensureLoaded()
 }

@@ -72,6 +72,8 @@ func (m *Model) do(name string) tea.Cmd {
 		return m.mintLink(true, false)
 	case "open_browser":
 		return m.openLink()
+	case "show_qr":
+		return m.toggleQR()
 	case "remind":
 		return m.confirmRemind()
 	case "sync":
@@ -147,11 +149,24 @@ func (m *Model) resetView() tea.Cmd {
 
 func (m *Model) toggleDetail() tea.Cmd {
 	m.detailOpen = !m.detailOpen
+	if !m.detailOpen {
+		m.showQR = false
+	}
 	cmd := m.relayout()
 	if c, ok := m.selected(); ok && m.detailOpen {
 		return tea.Batch(cmd, m.historyCmd(c.ID))
 	}
 	return cmd
+}
+
+// toggleQR shows or hides the QR code of the link in the details pane,
+// opening the pane if need be.
+func (m *Model) toggleQR() tea.Cmd {
+	m.showQR = !m.showQR
+	if m.showQR && !m.detailOpen {
+		return m.toggleDetail()
+	}
+	return m.relayout() // the pane is wider with the code
 }
 
 // back closes the detail pane, else clears the marks, else the filter.

@@ -26,15 +26,22 @@ func (m *Model) handleTask(msg tea.Msg) tea.Cmd {
 		if msg.err != nil {
 			return m.fail(msg.link.Kind+" link for "+msg.who, msg.err)
 		}
-		m.links[msg.connID] = msg.link
-		left := leftText(msg.link, m.opts.Now())
-		text := fmt.Sprintf("copied %s link for %s · %s · %s", msg.link.Kind, msg.who, left, msg.link.URL)
-		cmds := []tea.Cmd{tea.SetClipboard(msg.link.URL)}
+		l := msg.link
+		m.links[msg.connID] = l
+		expires := expiresText(l, m.opts.Now())
 		if msg.open {
-			text = fmt.Sprintf("opening %s link for %s · %s", msg.link.Kind, msg.who, left)
-			cmds = append(cmds, openURL(msg.link.URL))
+			return tea.Batch(m.openCmd(msg.connID, msg.ref, l.Kind, l.URL),
+				m.report(true, fmt.Sprintf("Opening %s link for %s (%s)", l.Kind, msg.who, expires)))
 		}
-		return tea.Batch(append(cmds, m.report(true, text))...)
+		// The URL goes to the clipboard (OSC 52), then the copy is recorded;
+		// the status line and the details pane show it as text as well.
+		return tea.Batch(tea.Sequence(tea.SetClipboard(l.URL), m.noteCopyCmd(msg.connID, msg.ref, l.Kind)),
+			m.report(true, fmt.Sprintf("Copied %s link for %s (%s) · %s", l.Kind, msg.who, expires, l.URL)))
+	case linkNotedMsg:
+		if msg.err != nil {
+			return m.fail("recording the copy in the history", msg.err)
+		}
+		return m.refreshHistoryOf(msg.connID)
 	case remindMsg:
 		m.endTask(msg.task)
 		if msg.err != nil {
@@ -43,9 +50,13 @@ func (m *Model) handleTask(msg tea.Msg) tea.Cmd {
 		clear(m.marks)
 		return tea.Batch(m.report(true, msg.summary), m.refreshCmd())
 	case openedMsg:
-		if msg.err != nil {
+		switch {
+		case msg.err != nil:
 			return m.fail("opening the browser", msg.err)
+		case msg.noteErr != nil:
+			return m.fail("recording the opening in the history", msg.noteErr)
 		}
+		return m.refreshHistoryOf(msg.connID)
 	}
 	return nil
 }
@@ -173,7 +184,7 @@ func syncSummary(reports []desk.SyncReport, err error) string {
 }
 
 // mintLink mints a direct or durable link for the selected connection and
-// copies it; with open, it then opens it in the browser.
+// copies it; with open, it opens it in the browser instead.
 func (m *Model) mintLink(durable, open bool) tea.Cmd {
 	c, ok := m.selected()
 	if !ok {
@@ -192,7 +203,7 @@ func (m *Model) mintLink(durable, open bool) tea.Cmd {
 		if l.Kind == "" {
 			l.Kind = kind
 		}
-		return linkMsg{task: id, connID: c.ID, who: who, link: l, open: open, err: err}
+		return linkMsg{task: id, connID: c.ID, ref: ref, who: who, link: l, open: open, err: err}
 	})
 }
 
@@ -204,7 +215,8 @@ func (m *Model) openLink() tea.Cmd {
 		return nil
 	}
 	if l, ok := m.currentLink(c); ok {
-		return tea.Batch(openURL(l.URL), m.report(true, "opening the "+l.Kind+" link for "+displayName(c)))
+		return tea.Batch(m.openCmd(c.ID, c.Ref(), l.Kind, l.URL),
+			m.report(true, fmt.Sprintf("Opening %s link for %s (%s)", l.Kind, displayName(c), expiresText(l, m.opts.Now()))))
 	}
 	return m.mintLink(false, true)
 }
@@ -255,4 +267,13 @@ func (m *Model) remind(refs []string) tea.Cmd {
 		summary, err := fn(ctx, refs, ch)
 		return remindMsg{task: id, n: len(refs), summary: summary, err: err}
 	})
+}
+
+// refreshHistoryOf re-reads the history of connID if the details pane shows it,
+// so that a link just copied or opened appears there.
+func (m *Model) refreshHistoryOf(connID int64) tea.Cmd {
+	if c, ok := m.selected(); ok && m.detailOpen && c.ID == connID {
+		return m.historyCmd(connID)
+	}
+	return nil
 }

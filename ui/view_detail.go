@@ -2,7 +2,9 @@ package ui
 
 import (
 	"fmt"
+	"hash/fnv"
 	"strings"
+	"time"
 
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -20,17 +22,44 @@ type detailData struct {
 	history    []store.Event
 	historyErr error
 	link       *desk.Link
+	showQR     bool    // the QR code of link was asked for
+	qr         qrImage // …and here it is
+	qrOff      string  // …or why it cannot be drawn
 }
 
 func (m *Model) detailData(conn store.Connection, ok bool) detailData {
-	d := detailData{conn: conn, ok: ok}
+	d := detailData{conn: conn, ok: ok, showQR: m.showQR}
 	if ok && m.historyFor == conn.ID {
 		d.history, d.historyErr = m.history, m.historyErr
 	}
 	if l, have := m.currentLink(conn); have && ok {
 		d.link = &l
 	}
+	if d.showQR && d.link != nil {
+		if m.opts.ASCII {
+			d.qrOff = "a QR code needs block characters, which ASCII mode turns off"
+		} else {
+			d.qr = m.qrOf(d.link.URL)
+		}
+	}
 	return d
+}
+
+// qrOf draws url as a QR code for the current background and colour mode,
+// once: the pane is redrawn far more often than links change.
+func (m *Model) qrOf(url string) qrImage {
+	colour := !m.plain
+	if c := m.qrCache; c == nil || c.url != url || c.dark != m.dark || c.colour != colour {
+		m.qrCache = &qrCache{url: url, dark: m.dark, colour: colour, img: renderQR(url, m.dark, colour)}
+	}
+	return m.qrCache.img
+}
+
+// qrCache is the last QR code drawn.
+type qrCache struct {
+	url          string
+	dark, colour bool
+	img          qrImage
 }
 
 // currentLink is the newest still-valid link of conn: one minted in this
@@ -117,6 +146,13 @@ func (f *fields) text(label string, st lipgloss.Style, text string, n int, hard 
 	}
 }
 
+// wrap adds text at the pane's full width, word-wrapped.
+func (f *fields) wrap(st lipgloss.Style, text string) {
+	for _, l := range strings.Split(ansi.Wordwrap(text, f.w, " "), "\n") {
+		f.lines = append(f.lines, st.Render(l))
+	}
+}
+
 // renderDetail is the open connection: who, health, raw code and reason, the
 // provider's message, the deadline of a warning, the last transient error,
 // its newest valid link, and the event history.
@@ -127,6 +163,9 @@ func renderDetail(c *Context, d detailData, w, h int) string {
 	}
 	conn, hl, now := d.conn, d.conn.Health, c.Now()
 	f := &fields{s: s, w: max(1, w-4)}
+	if d.showQR {
+		return renderQRDetail(c, d, f, w, h)
+	}
 	f.lines = append(f.lines,
 		s.Bold.Render(displayName(conn))+s.Subtle.Render(nonEmpty(" · ", conn.UserRef)),
 		s.Text.Render(strings.Join(nonBlank(conn.Email, conn.Phone), " · ")),
@@ -156,10 +195,82 @@ func renderDetail(c *Context, d detailData, w, h int) string {
 			s.Subtle.Render(hl.LastTransientCode), s.Subtle.Render("· "+agoText(hl.LastTransientAt, now)))
 	}
 	f.line("reminded", s.Text.Render(agoText(conn.LastRemindedAt, now)))
-	if l := d.link; l != nil {
-		f.parts("link", s.Info.Render(l.Kind), s.Subtle.Render("· "+leftText(*l, now)))
-		f.text("", s.Info.Hyperlink(l.URL), l.URL, 3, true)
+	f.link(d.link, now)
+	f.history(d, now)
+	return pane(c, fmt.Sprintf("Connection %s", conn.Ref()), clip(strings.Join(f.lines, "\n"), f.w, h-2), w, h)
+}
+
+// link shows a link: its kind and time left, then the whole URL at the
+// pane's full width, as text to select and as a terminal hyperlink (OSC 8).
+func (f *fields) link(l *desk.Link, now time.Time) {
+	if l == nil {
+		return
 	}
+	s := f.s
+	f.parts("link", s.Info.Render(l.Kind), s.Subtle.Render("· "+leftText(*l, now)))
+	st := s.Info.Hyperlink(l.URL, "id="+hyperlinkID(l.URL))
+	for _, part := range strings.Split(ansi.Hardwrap(l.URL, f.w, false), "\n") {
+		f.lines = append(f.lines, st.Render(part))
+	}
+}
+
+// hyperlinkID names a hyperlink, so that a terminal treats the pieces of a
+// wrapped URL as one link.
+func hyperlinkID(url string) string {
+	h := fnv.New32a()
+	h.Write([]byte(url))
+	return fmt.Sprintf("relink-%08x", h.Sum32())
+}
+
+// renderQRDetail is the pane with the QR code of the link: who, the link,
+// the code, then as much history as fits. A code that does not fit is not
+// drawn (a cut code does not scan): a line says to widen the terminal.
+func renderQRDetail(c *Context, d detailData, f *fields, w, h int) string {
+	s, conn, now := c.Styles, d.conn, c.Now()
+	f.lines = append(f.lines,
+		s.Bold.Render(displayName(conn))+s.Subtle.Render(nonEmpty(" · ", conn.UserRef)),
+		s.Subtle.Render(conn.Ref()+nonEmpty(" · ", conn.Institution)))
+	f.link(d.link, now)
+	room := h - 2 - len(f.lines) - 1 // under a blank line
+	switch {
+	case d.link == nil:
+		msg := "no valid link to show as a QR code"
+		if k := c.Keys.CopyLink; k.Enabled() {
+			msg += "; " + helpOf(k) + " makes one"
+		}
+		f.wrap(s.Subtle, msg)
+	case d.qrOff != "":
+		f.wrap(s.Warning, d.qrOff)
+	case d.qr.err != nil:
+		f.wrap(s.Error, s.Icons.Fail+" QR code: "+d.qr.err.Error())
+	case d.qr.w > f.w || d.qr.h > room:
+		do := "widen the terminal"
+		switch {
+		case d.qr.w > f.w:
+		case w >= c.Width && c.Width < wideAt: // the pane is under the table
+			do = fmt.Sprintf("widen the terminal to %d columns to have the pane beside the table", wideAt)
+		default:
+			do = "make the terminal taller"
+		}
+		f.wrap(s.Warning, fmt.Sprintf("%s QR code hidden: it needs %d×%d cells, the pane has %d×%d; %s",
+			s.Icons.Warn, d.qr.w, d.qr.h, f.w, max(0, room), do))
+	default:
+		f.lines = append(f.lines, "")
+		pad := strings.Repeat(" ", (f.w-d.qr.w)/2)
+		for _, l := range d.qr.lines {
+			f.lines = append(f.lines, pad+l)
+		}
+		if k := c.Keys.QR; k.Enabled() {
+			f.lines = append(f.lines, pad+s.Subtle.Render("scan to open · "+helpOf(k)+" hides"))
+		}
+	}
+	f.history(d, now)
+	return pane(c, fmt.Sprintf("Connection %s", conn.Ref()), clip(strings.Join(f.lines, "\n"), f.w, h-2), w, h)
+}
+
+// history adds the connection's events, newest first.
+func (f *fields) history(d detailData, now time.Time) {
+	s := f.s
 	f.lines = append(f.lines, "", s.PaneTitle.Render("History"))
 	switch {
 	case d.historyErr != nil:
@@ -176,7 +287,6 @@ func renderDetail(c *Context, d detailData, w, h int) string {
 		}
 		f.lines = append(f.lines, head+s.Text.Render(what))
 	}
-	return pane(c, fmt.Sprintf("Connection %s", conn.Ref()), clip(strings.Join(f.lines, "\n"), f.w, h-2), w, h)
 }
 
 func nonEmpty(prefix, v string) string {
