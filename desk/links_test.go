@@ -140,7 +140,7 @@ func TestDurableLinkRefusals(t *testing.T) {
 	if r, _ := w.desk.Redeem(ctx, ticketOf(t, fine.URL)); r.Outcome != desk.NothingToDo {
 		t.Fatalf("healthy connection: %+v", r)
 	}
-	if r, _ := w.desk.Redeem(ctx, tk[:len(tk)-2]+"xx"); r.Outcome != desk.InvalidTicket {
+	if r, _ := w.desk.Redeem(ctx, flipChar(tk, len(tk)/3)); r.Outcome != desk.InvalidTicket {
 		t.Fatalf("tampered: %+v", r)
 	}
 	if r, _ := w.desk.Redeem(ctx, "garbage"); r.Outcome != desk.InvalidTicket {
@@ -178,4 +178,13 @@ func TestDirectLinkAndRefusalInUsersTerms(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "needs a new connection") || strings.Contains(err.Error(), "SECRET") {
 		t.Fatalf("revoked item: %v", err)
 	}
+}
+
+// flipChar changes the character at i to another base64url character.
+func flipChar(s string, i int) string {
+	c := byte('A')
+	if s[i] == 'A' {
+		c = 'B'
+	}
+	return s[:i] + string(c) + s[i+1:]
 }

@@ -87,7 +87,7 @@ type payload struct {
 	Exp  int64  `json:"e"`
 }
 
-var enc = base64.RawURLEncoding
+var enc = base64.RawURLEncoding.Strict()
 
 // New makes a ticket for conn valid for ttl from now.
 func New(conn string, now time.Time, ttl time.Duration) (Ticket, error) {

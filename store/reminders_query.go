@@ -1,0 +1,264 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ReminderState is what the policy needs of a connection's reminders.
+type ReminderState struct {
+	Pending    bool       // a reminder is queued or being sent
+	LastSentAt *time.Time // the newest sent one
+}
+
+// ReminderStates reads the reminder state of the connections ids (those
+// with no reminder are absent from the map).
+func (s *Store) ReminderStates(ctx context.Context, ids []int64) (map[int64]ReminderState, error) {
+	out := map[int64]ReminderState{}
+	for chunk := range slices.Chunk(ids, 500) {
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := s.db.QueryContext(ctx, `SELECT connection_id, MAX(status IN ('queued', 'sending')),
+			MAX(CASE WHEN status = 'sent' THEN sent_at END) FROM reminders
+			WHERE connection_id IN (`+strings.TrimSuffix(strings.Repeat("?,", len(chunk)), ",")+`) GROUP BY connection_id`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("store: reading reminder states: %w", err)
+		}
+		for rows.Next() {
+			var id int64
+			var pending bool
+			var sent sql.NullInt64
+			if err := rows.Scan(&id, &pending, &sent); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("store: reading reminder states: %w", err)
+			}
+			out[id] = ReminderState{Pending: pending, LastSentAt: fromMS(sent)}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Reminder is one connection's reminder, for its detail view.
+type Reminder struct {
+	Channel   string
+	Status    string
+	Category  string
+	Recipient string
+	Operator  string
+	Attempts  int
+	LastError string
+	CreatedAt time.Time
+	SentAt    *time.Time
+}
+
+// RemindersOf returns a connection's newest reminders, newest first.
+func (s *Store) RemindersOf(ctx context.Context, connID int64, limit int) ([]Reminder, error) {
+	if limit <= 0 {
+		limit = 20
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT channel, status, category, recipient, operator, attempts, last_error, created_at, sent_at
+		FROM reminders WHERE connection_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`, connID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: reading reminders of #%d: %w", connID, err)
+	}
+	defer rows.Close()
+	var out []Reminder
+	for rows.Next() {
+		var r Reminder
+		var created int64
+		var sent sql.NullInt64
+		if err := rows.Scan(&r.Channel, &r.Status, &r.Category, &r.Recipient, &r.Operator, &r.Attempts, &r.LastError, &created, &sent); err != nil {
+			return nil, fmt.Errorf("store: reading reminders of #%d: %w", connID, err)
+		}
+		r.CreatedAt, r.SentAt = time.UnixMilli(created).UTC(), fromMS(sent)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// OutboxCounts counts reminder messages by status.
+func (s *Store) OutboxCounts(ctx context.Context) (map[string]int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT status, COUNT(*) FROM reminder_messages GROUP BY status`)
+	if err != nil {
+		return nil, fmt.Errorf("store: counting the reminder outbox: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, err
+		}
+		out[st] = n
+	}
+	return out, rows.Err()
+}
+
+// QueuedReminders counts channel's messages waiting to be sent.
+func (s *Store) QueuedReminders(ctx context.Context, channel string) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM reminder_messages WHERE status = 'queued' AND channel = ?`, channel).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("store: counting queued reminders: %w", err)
+	}
+	return n, nil
+}
+
+// WarnedConnections streams the connections with warning w (every warning
+// when w is empty), soonest deadline first.
+func (s *Store) WarnedConnections(ctx context.Context, w string, fn func(Connection) error) error {
+	q := `SELECT ` + connColumns + ` FROM connections WHERE warning != ''`
+	var args []any
+	if w != "" {
+		q += ` AND warning = ?`
+		args = append(args, w)
+	}
+	rows, err := s.db.QueryContext(ctx, q+` ORDER BY deadline, id`, args...)
+	if err != nil {
+		return fmt.Errorf("store: listing warned connections: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		c, err := scanConnection(rows)
+		if err != nil {
+			return fmt.Errorf("store: listing warned connections: %w", err)
+		}
+		if err := fn(c); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// FunnelRow is the reconnect funnel of one category (or warning) on one
+// channel: of the connections reminded in the period, how many clicked a
+// reconnect link afterwards and how many were repaired, and how long the
+// repair took (the first reminder to the first healthy signal).
+type FunnelRow struct {
+	Category string
+	Channel  string // "" for a category no one was reminded about
+	Failing  int    // connections failing in this category during the period (any channel)
+	Reminded int
+	Clicked  int
+	Repaired int
+	// RepairTimes are the repaired connections' times to repair, shortest first.
+	RepairTimes []time.Duration
+}
+
+// MedianRepair is the median time to repair, or 0 without repairs.
+func (f FunnelRow) MedianRepair() time.Duration {
+	n := len(f.RepairTimes)
+	switch {
+	case n == 0:
+		return 0
+	case n%2 == 1:
+		return f.RepairTimes[n/2]
+	}
+	return (f.RepairTimes[n/2-1] + f.RepairTimes[n/2]) / 2
+}
+
+// Funnel computes the reconnect funnel since a time, per category and
+// channel, from the reminders, the history (clicks, healthy signals) and
+// the connections' current state. topics are the categories and warnings
+// that count as failing.
+func (s *Store) Funnel(ctx context.Context, since time.Time, topics []string) ([]FunnelRow, error) {
+	if len(topics) == 0 {
+		return nil, errors.New("store: the funnel needs the failing categories")
+	}
+	marks := strings.TrimSuffix(strings.Repeat("?,", len(topics)), ",")
+	args := []any{}
+	for _, t := range topics {
+		args = append(args, t)
+	}
+	failing := map[string]int{}
+	rows, err := s.db.QueryContext(ctx, `SELECT topic, COUNT(*) FROM (
+			SELECT id AS cid, category AS topic FROM connections WHERE failing = 1
+			UNION SELECT id, warning FROM connections WHERE warning != ''
+			UNION SELECT connection_id, category FROM events
+				WHERE observed_at >= ? AND connection_id IS NOT NULL AND kind != 'reminder' AND category IN (`+marks+`)
+		) WHERE topic IN (`+marks+`) GROUP BY topic`, append(append([]any{msv(since)}, args...), args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("store: counting failing connections: %w", err)
+	}
+	for rows.Next() {
+		var t string
+		var n int
+		if err := rows.Scan(&t, &n); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		failing[t] = n
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = s.db.QueryContext(ctx, `WITH firsts AS (
+			SELECT category, channel, connection_id, MIN(sent_at) AS sent FROM reminders
+			WHERE status = 'sent' AND sent_at >= ? GROUP BY category, channel, connection_id)
+		SELECT f.category, f.channel, f.sent,
+			(SELECT MIN(observed_at) FROM events e WHERE e.connection_id = f.connection_id AND e.kind = 'click' AND e.observed_at >= f.sent),
+			COALESCE(
+				(SELECT MIN(observed_at) FROM events e WHERE e.connection_id = f.connection_id AND e.kind != 'reminder'
+					AND e.category = 'healthy' AND e.observed_at >= f.sent),
+				(SELECT c.updated_at FROM connections c WHERE c.id = f.connection_id AND c.failing = 0 AND c.warning = ''
+					AND c.category != 'unknown' AND c.updated_at >= f.sent))
+		FROM firsts f`, msv(since))
+	if err != nil {
+		return nil, fmt.Errorf("store: reading the reconnect funnel: %w", err)
+	}
+	defer rows.Close()
+	type key struct{ cat, ch string }
+	byKey := map[key]*FunnelRow{}
+	for rows.Next() {
+		var k key
+		var sent int64
+		var clicked, repaired sql.NullInt64
+		if err := rows.Scan(&k.cat, &k.ch, &sent, &clicked, &repaired); err != nil {
+			return nil, fmt.Errorf("store: reading the reconnect funnel: %w", err)
+		}
+		r := byKey[k]
+		if r == nil {
+			r = &FunnelRow{Category: k.cat, Channel: k.ch, Failing: failing[k.cat]}
+			byKey[k] = r
+		}
+		r.Reminded++
+		if clicked.Valid {
+			r.Clicked++
+		}
+		if repaired.Valid {
+			r.Repaired++
+			r.RepairTimes = append(r.RepairTimes, time.Duration(repaired.Int64-sent)*time.Millisecond)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var out []FunnelRow
+	for _, t := range topics {
+		found := false
+		for _, ch := range []string{"email", "sms", "webhook"} {
+			if r := byKey[key{t, ch}]; r != nil {
+				slices.Sort(r.RepairTimes)
+				out = append(out, *r)
+				found = true
+			}
+		}
+		if !found && failing[t] > 0 {
+			out = append(out, FunnelRow{Category: t, Failing: failing[t]})
+		}
+	}
+	return out, nil
+}
