@@ -94,7 +94,7 @@ func (a *app) dashboard(ctx context.Context, f dashboardFlags) error {
 		opts.Actions = rem
 	}
 	if chs := rem.Channels(); len(chs) > 0 {
-		opts.Remind, opts.RemindChannel = rem.Remind, chs[0]
+		opts.Reminders, opts.RemindChannel = rem, chs[0]
 	}
 	m, err := ui.New(opts)
 	if err != nil {

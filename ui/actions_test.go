@@ -2,7 +2,6 @@ package ui
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -65,14 +64,17 @@ func TestSyncIntervalRunsInBackground(t *testing.T) {
 
 func TestReadOnlyRemovesSendingAndMinting(t *testing.T) {
 	st := newStore(t)
-	var called bool
-	remind := func(context.Context, []string, string) (string, error) { called = true; return "", nil }
-	h := newHarness(t, st, Options{Actions: realDesk(st), Remind: remind, ReadOnly: true}, 120, 35)
+	rem, box := testReminders(t, st, fixedClock)
+	h := newHarness(t, st, Options{Actions: realDesk(st), Reminders: rem, ReadOnly: true}, 120, 35)
 	for _, k := range []string{"c", "C", "o", "r"} {
 		h.press(k)
 		if len(h.m.tasks) != 0 || h.m.overlay != nil || h.m.result != nil {
 			t.Fatalf("%s acted in read-only mode", k)
 		}
+	}
+	h.run(h.m.do("remind")) // not even by name
+	if h.m.overlay != nil || len(h.m.tasks) != 0 {
+		t.Fatal("remind ran in read-only mode")
 	}
 	h.press("?")
 	s := h.screen()
@@ -81,73 +83,12 @@ func TestReadOnlyRemovesSendingAndMinting(t *testing.T) {
 			t.Errorf("help lists %q in read-only mode", gone)
 		}
 	}
-	mustContain(t, s, "sync now", "read-only")
-	if called {
-		t.Fatal("remind was called")
+	mustContain(t, s, "sync now", "read-only", "what works: reconnect funnel")
+	if box.Count() != 0 {
+		t.Fatal("a reminder was sent")
 	}
-}
-
-// recorder notes the refs it is asked to remind; it sends nothing.
-type recorder struct{ calls [][]string }
-
-func (r *recorder) remind(_ context.Context, refs []string, channel string) (string, error) {
-	r.calls = append(r.calls, refs)
-	return fmt.Sprintf("recorded %d for %s, nothing sent", len(refs), channel), nil
-}
-
-func TestRemindAsksFirstWithNoAsDefault(t *testing.T) {
-	st := newStore(t)
-	rec := &recorder{}
-	h := newHarness(t, st, Options{Remind: rec.remind}, 120, 35)
-	name := h.selectedName(t)
-	h.press("r")
-	if _, ok := h.m.overlay.(*confirmOverlay); !ok {
-		t.Fatal("r should ask first")
-	}
-	mustContain(t, h.screen(), "Send a reminder to "+name+" by email?", "› No")
-	h.press("y", "enter") // typed before the dialog could be read: swallowed
-	if len(rec.calls) != 0 || h.m.overlay == nil {
-		t.Fatalf("keys in the grace period answered the dialog: %v", rec.calls)
-	}
-	h.advance(graceQuiet)
-	h.press("enter") // No is the default
-	if len(rec.calls) != 0 || h.m.overlay != nil {
-		t.Fatalf("enter on No: calls %v, overlay %v", rec.calls, h.m.overlay)
-	}
-
-	h.press("space", "space", "space", "r")
-	mustContain(t, h.screen(), "Send reminders to 3 users by email?")
-	h.advance(graceQuiet)
-	h.press("tab", "enter")
-	if len(rec.calls) != 1 || len(rec.calls[0]) != 3 {
-		t.Fatalf("calls = %v", rec.calls)
-	}
-	mustContain(t, h.screen(), "✓ recorded 3 for email, nothing sent")
-	if len(h.m.marks) != 0 {
-		t.Fatal("marks should clear after reminding")
-	}
-}
-
-func TestGracePeriodHasACeiling(t *testing.T) {
-	rec := &recorder{}
-	h := newHarness(t, newStore(t), Options{Remind: rec.remind}, 120, 35)
-	h.press("r")
-	for i := 0; i < 10; i++ { // a key every 200ms keeps swallowing, but not forever
-		h.advance(200 * time.Millisecond)
-		h.press("x")
-	}
-	h.press("y")
-	if len(rec.calls) != 1 {
-		t.Fatalf("after %s the dialog should answer: calls %v", graceMax, rec.calls)
-	}
-}
-
-func TestEscCancelsConfirmAtOnce(t *testing.T) {
-	rec := &recorder{}
-	h := newHarness(t, newStore(t), Options{Remind: rec.remind}, 120, 35)
-	h.press("r", "esc")
-	if h.m.overlay != nil || len(rec.calls) != 0 {
-		t.Fatal("esc cancels, even in the grace period")
+	if n, err := st.OutboxCounts(context.Background()); err != nil || len(n) != 0 {
+		t.Fatalf("outbox %v, %v", n, err)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/relink/relink/desk"
+	"github.com/relink/relink/health"
 	"github.com/relink/relink/store"
 )
 
@@ -114,6 +115,34 @@ func (m *Model) syncStatesCmd() tea.Cmd {
 		s, err := st.SyncStates(ctx)
 		return syncStatesMsg{states: s, err: err}
 	}
+}
+
+// openFunnel opens the funnel view and reads the funnel of the last
+// funnelPeriod: every failing category and the warnings, as relink report.
+func (m *Model) openFunnel() tea.Cmd {
+	m.seq++
+	id, st, ctx := m.seq, m.opts.Store, m.ctx
+	m.req.funnel = id
+	m.overlay = &funnelOverlay{id: id}
+	since := m.opts.Now().Add(-funnelPeriod)
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, queryTimeout)
+		defer cancel()
+		rows, err := st.Funnel(ctx, since, funnelTopics())
+		return funnelMsg{id: id, since: since, rows: rows, err: err}
+	}
+}
+
+// funnelTopics are what the funnel counts as failing: the failing
+// categories, worst first, then the warnings reminders go out for.
+func funnelTopics() []string {
+	var out []string
+	for _, c := range health.Categories() {
+		if c.Failing() {
+			out = append(out, string(c))
+		}
+	}
+	return append(out, string(health.ConsentExpiring), string(health.PasswordChangeWarning))
 }
 
 // markAllCmd reads the ids of every row of the group and filter, up to a cap.

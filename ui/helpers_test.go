@@ -114,6 +114,7 @@ type harness struct {
 	timers    []timer
 	clipboard string
 	quit      bool
+	onMsg     func(tea.Msg) // sees every message after the model took it
 }
 
 type timer struct {
@@ -148,6 +149,9 @@ func (h *harness) schedule(d time.Duration, msg tea.Msg) tea.Cmd {
 func (h *harness) send(msg tea.Msg) {
 	h.t.Helper()
 	_, cmd := h.m.Update(msg)
+	if h.onMsg != nil {
+		h.onMsg(msg)
+	}
 	h.run(cmd)
 }
 
@@ -244,6 +248,18 @@ func (h *harness) line(s string) string {
 		}
 	}
 	return ""
+}
+
+// toGroup switches to the tab of key ("all", a category, "expiring").
+func (h *harness) toGroup(key string) {
+	h.t.Helper()
+	for i, g := range h.m.groups {
+		if g.key() == key {
+			h.run(h.m.switchGroup(i))
+			return
+		}
+	}
+	h.t.Fatalf("no group %q", key)
 }
 
 func (h *harness) selectedName(t testing.TB) string {

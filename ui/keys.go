@@ -16,7 +16,7 @@ type KeyMap struct {
 	Filter, Open, Back, Mark, MarkAll       key.Binding
 	Sort, SortReverse                       key.Binding
 	CopyLink, CopyDurable, OpenBrowser, QR  key.Binding
-	Remind, Sync                            key.Binding
+	Remind, Sync, Funnel                    key.Binding
 	Palette, Help, Quit                     key.Binding
 }
 
@@ -49,6 +49,7 @@ var actions = []action{
 	{"show_qr", "show QR code", func(k *KeyMap) *key.Binding { return &k.QR }},
 	{"remind", "remind users", func(k *KeyMap) *key.Binding { return &k.Remind }},
 	{"sync", "sync now", func(k *KeyMap) *key.Binding { return &k.Sync }},
+	{"funnel", "what works: reconnect funnel", func(k *KeyMap) *key.Binding { return &k.Funnel }},
 	{"palette", "command palette", func(k *KeyMap) *key.Binding { return &k.Palette }},
 	{"help", "help", func(k *KeyMap) *key.Binding { return &k.Help }},
 	{"quit", "quit", func(k *KeyMap) *key.Binding { return &k.Quit }},
@@ -74,7 +75,7 @@ func DefaultKeyMap() KeyMap {
 		"mark": {"space"}, "mark_all": {"A"},
 		"sort": {"s"}, "sort_reverse": {"S"},
 		"copy_link": {"c"}, "copy_durable_link": {"C"}, "open_browser": {"o"}, "show_qr": {"Q"},
-		"remind": {"r"}, "sync": {"ctrl+r"},
+		"remind": {"r"}, "sync": {"ctrl+r"}, "funnel": {"F"},
 		"palette": {":", "ctrl+p"}, "help": {"?"}, "quit": {"q", "ctrl+c"},
 	}
 	var k KeyMap
@@ -246,7 +247,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 		{k.Down, k.Up, k.Top, k.Bottom, k.PageDown, k.PageUp, k.NextGroup, k.PrevGroup},
 		{k.Filter, k.Open, k.Back, k.Mark, k.MarkAll, k.Sort, k.SortReverse},
 		{k.CopyLink, k.CopyDurable, k.OpenBrowser, k.QR, k.Remind},
-		{k.Sync, k.Palette, k.Help, k.Quit},
+		{k.Sync, k.Funnel, k.Palette, k.Help, k.Quit},
 	}
 }
 

@@ -78,7 +78,7 @@ func TestNewRejectsBadKeysAndThemes(t *testing.T) {
 
 func TestFooterKeepsHelpAt80(t *testing.T) {
 	st := newStore(t)
-	h := newHarness(t, st, Options{Actions: realDesk(st), Remind: (&recorder{}).remind}, 80, 24)
+	h := newHarness(t, st, Options{Actions: realDesk(st), Reminders: testRemindersFixed(t, st)}, 80, 24)
 	lines := strings.Split(h.screen(), "\n")
 	footer := lines[len(lines)-1]
 	if !strings.HasSuffix(strings.TrimRight(footer, " "), "? help") {

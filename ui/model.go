@@ -62,7 +62,7 @@ type Model struct {
 
 	// Request ids: a result is applied only if its id is the latest of its kind.
 	seq int
-	req struct{ counts, page, total, history, insights, markAll int }
+	req struct{ counts, page, total, history, insights, markAll, funnel int }
 
 	cancelPage, cancelCount context.CancelFunc // the page and count reads in flight
 
@@ -100,6 +100,7 @@ type Model struct {
 	refreshes    int
 	syncRunning  int // the task id of a running sync, 0 when none
 	syncProgress map[string]desk.SyncProgress
+	planning     int // the task id of a reminder plan being made, 0 when none
 	tasks        []task
 	taskSeq      int
 	spinning     bool
@@ -165,7 +166,7 @@ func (m *Model) disableUnavailable() {
 		{!noActions && !m.opts.ReadOnly, &k.CopyDurable},
 		{!noActions && !m.opts.ReadOnly, &k.OpenBrowser},
 		{!noActions, &k.Sync},
-		{m.opts.Remind != nil && !m.opts.ReadOnly, &k.Remind},
+		{m.opts.Reminders != nil && !m.opts.ReadOnly, &k.Remind},
 	} {
 		if !b.on {
 			b.key.SetEnabled(false)

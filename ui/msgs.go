@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"time"
+
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/relink/relink/desk"
@@ -45,6 +47,12 @@ type (
 		states map[string]store.SyncState
 		err    error
 	}
+	funnelMsg struct {
+		id    int
+		since time.Time
+		rows  []store.FunnelRow
+		err   error
+	}
 	markAllMsg struct {
 		id    int
 		conns []store.Connection
@@ -83,11 +91,21 @@ type (
 		open   bool
 		err    error
 	}
-	remindMsg struct {
-		task    int
-		n       int
-		summary string
-		err     error
+	// remindPlanMsg is the plan of the reminders r asked for, to preview.
+	remindPlanMsg struct {
+		task int
+		plan desk.Plan
+		err  error
+	}
+	remindProgressMsg struct {
+		task        int
+		done, total int
+		ch          <-chan tea.Msg
+	}
+	remindDoneMsg struct {
+		task int
+		rep  desk.Report
+		err  error
 	}
 	// openedMsg is the browser started (err nil) or not; noteErr is the
 	// failure to record the opening.

@@ -24,15 +24,21 @@ type Actions interface {
 	NoteLinkUse(ctx context.Context, ref, kind, action string) error
 }
 
-// RemindFunc sends reminders to the connections refs over channel and
-// returns a one-line summary ("12 sent · 2 skipped (cooldown) · 0 failed").
-type RemindFunc func(ctx context.Context, refs []string, channel string) (summary string, err error)
+// Reminders plan and send reminders; *desk.Reminders has them. The
+// dashboard plans first (who would get what, who is skipped and why, one
+// rendered sample), shows the plan, and sends it only once confirmed.
+type Reminders interface {
+	PlanReminders(ctx context.Context, refs []string, channel string) (desk.Plan, error)
+	// SendReminders queues and sends the plan's messages; progress (called
+	// from other goroutines) sees messages finished of the total.
+	SendReminders(ctx context.Context, plan desk.Plan, progress func(done, total int)) (desk.Report, error)
+}
 
 // Options configure the dashboard. Only Store is required.
 type Options struct {
-	Store   *store.Store
-	Actions Actions    // nil: no sync, no links
-	Remind  RemindFunc // nil: no reminders
+	Store     *store.Store
+	Actions   Actions   // nil: no sync, no links
+	Reminders Reminders // nil: no reminders
 
 	Keys     map[string][]string // [keys] overrides: action name → keys
 	Theme    string              // auto | dark | light | high-contrast | colorblind | a user theme
@@ -77,8 +83,10 @@ const (
 	insightsEvery  = 10 // …refreshes; the breakdown and the chart are re-read less often
 	queryTimeout   = 10 * time.Second
 	linkTimeout    = 60 * time.Second
+	planTimeout    = 60 * time.Second
 	noteTimeout    = 10 * time.Second
 	markAllLimit   = 5000
 	historyLimit   = 50
 	breakdownLimit = 12
+	funnelPeriod   = 30 * 24 * time.Hour // the funnel's period, as relink report's default
 )

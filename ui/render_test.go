@@ -76,7 +76,7 @@ func (h *harness) themed(variant string) {
 // selected connection also has a warning, an outage kept aside and a link.
 func componentFixture(t *testing.T, w, h int, variant string) *harness {
 	st := newStore(t)
-	hs := newHarness(t, st, Options{Actions: realDesk(st), Remind: (&recorder{}).remind, Operator: "dana"}, w, h)
+	hs := newHarness(t, st, Options{Actions: realDesk(st), Reminders: testRemindersFixed(t, st), Operator: "dana"}, w, h)
 	hs.themed(variant)
 	hs.press("tab", "tab", "j", "space", "space", "k")
 	enrich(t, st, hs.m)
@@ -105,7 +105,25 @@ func TestGoldenComponents(t *testing.T) {
 				conn, _ := m.selected()
 				t.Run("detail", func(t *testing.T) { golden(t, renderDetail(c, m.detailData(conn, true), 60, 22)) })
 				h.press("r")
-				t.Run("confirm", func(t *testing.T) { golden(t, m.overlay.view(c)) })
+				t.Run("remind", func(t *testing.T) { golden(t, m.overlay.view(c)) })
+			})
+		}
+	}
+}
+
+// TestGoldenFunnel draws the funnel view over a store with reminders sent,
+// links clicked and connections repaired, at 80x24 (where it scrolls) and
+// 120x35.
+func TestGoldenFunnel(t *testing.T) {
+	st := newStore(t)
+	seedFunnel(t, st)
+	for _, size := range [][2]int{{80, 24}, {120, 35}} {
+		for _, variant := range []string{"dark", "light"} {
+			t.Run(fmt.Sprintf("%dx%d/%s", size[0], size[1], variant), func(t *testing.T) {
+				h := newHarness(t, st, Options{Operator: "dana"}, size[0], size[1])
+				h.themed(variant)
+				h.press("F")
+				golden(t, h.m.render())
 			})
 		}
 	}
@@ -131,6 +149,7 @@ func TestGoldenScreens(t *testing.T) {
 // and the screen is never taller.
 func TestEveryLineFits(t *testing.T) {
 	st := newStore(t)
+	rem := testRemindersFixed(t, st)
 	variants := []struct {
 		name string
 		opts Options
@@ -171,12 +190,36 @@ func TestEveryLineFits(t *testing.T) {
 			h.m.startTask(strings.Repeat("a long running task ", 10))
 			h.m.report(false, strings.Repeat("an error that goes on ", 20))
 		}},
+		{"remind-preview", func(h *harness) {
+			h.toGroup(string(health.MFARequired))
+			h.press("A", "r") // Plaid rows to send to, Belvo and Cobalt rows skipped
+			if p, ok := h.m.overlay.(*previewOverlay); !ok || p.onYes == nil {
+				h.t.Fatalf("no preview that asks: %T", h.m.overlay)
+			}
+		}},
+		{"remind-preview-scrolled", func(h *harness) { h.advance(graceQuiet); h.press("pgdown", "j", "j") }},
+		{"remind-nothing-to-send", func(h *harness) {
+			h.press("esc", "esc") // the preview, then the marks
+			h.toGroup(string(health.InstitutionDown))
+			h.press("r")
+			if p, ok := h.m.overlay.(*previewOverlay); !ok || p.onYes != nil {
+				h.t.Fatalf("no nothing-to-send notice: %T", h.m.overlay)
+			}
+		}},
+		{"remind-sending", func(h *harness) {
+			h.press("esc")
+			id, _ := h.m.startTask("sending reminders")
+			h.m.setTaskProgress(id, "5/12")
+		}},
+		{"funnel", func(h *harness) { h.press("F") }},
+		{"funnel-scrolled", func(h *harness) { h.press("G") }},
 	}
+	seedFunnel(t, st) // the funnel has rows; the login_required Plaid rows are within the cooldown
 	for _, size := range [][2]int{{80, 24}, {120, 35}, {200, 50}} {
 		for _, v := range variants {
 			w, hh := size[0], size[1]
 			opts := v.opts
-			opts.Actions, opts.Remind, opts.Operator = realDesk(st), (&recorder{}).remind, "a-very-long-operator-name"
+			opts.Actions, opts.Reminders, opts.Operator = realDesk(st), rem, "a-very-long-operator-name"
 			h := newHarness(t, st, opts, w, hh)
 			h.themed(v.v)
 			for _, s := range steps {
@@ -281,7 +324,8 @@ func enrich(t *testing.T, st *store.Store, m *Model) {
 
 func TestASCIIModeDrawsOnlyASCII(t *testing.T) {
 	st := newStore(t)
-	h := newHarness(t, st, Options{ASCII: true, Actions: realDesk(st), Remind: (&recorder{}).remind}, 120, 35)
+	seedFunnel(t, st)
+	h := newHarness(t, st, Options{ASCII: true, Actions: realDesk(st), Reminders: testRemindersFixed(t, st)}, 120, 35)
 	h.press("space")
 	h.m.startTask("sync")
 	check := func(state string) {
@@ -297,5 +341,7 @@ func TestASCIIModeDrawsOnlyASCII(t *testing.T) {
 	h.press("?")
 	check("help")
 	h.press("esc", "r")
-	check("confirm")
+	check("remind preview")
+	h.press("esc", "F")
+	check("funnel")
 }

@@ -64,6 +64,11 @@ func (m *Model) handleData(msg tea.Msg) (tea.Cmd, bool) {
 			m.syncStates = msg.states
 		}
 		return nil, true
+	case funnelMsg:
+		if o, ok := m.overlay.(*funnelOverlay); ok && msg.id == m.req.funnel && o.id == msg.id {
+			o.loaded, o.since, o.rows, o.err = true, msg.since, msg.rows, msg.err
+		}
+		return nil, true
 	case markAllMsg:
 		if msg.id != m.req.markAll {
 			return nil, true

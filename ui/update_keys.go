@@ -75,9 +75,11 @@ func (m *Model) do(name string) tea.Cmd {
 	case "show_qr":
 		return m.toggleQR()
 	case "remind":
-		return m.confirmRemind()
+		return m.planRemind()
 	case "sync":
 		return m.syncNow()
+	case "funnel":
+		return m.openFunnel()
 	case "palette":
 		m.overlay = newPalette()
 		return nil

@@ -42,13 +42,23 @@ func (m *Model) handleTask(msg tea.Msg) tea.Cmd {
 			return m.fail("recording the copy in the history", msg.err)
 		}
 		return m.refreshHistoryOf(msg.connID)
-	case remindMsg:
+	case remindPlanMsg:
+		m.endTask(msg.task)
+		m.planning = 0
+		if msg.err != nil {
+			return m.fail("reminding", msg.err)
+		}
+		return m.previewRemind(msg.plan)
+	case remindProgressMsg:
+		m.setTaskProgress(msg.task, fmt.Sprintf("%d/%d", msg.done, msg.total))
+		return waitFor(msg.ch)
+	case remindDoneMsg:
 		m.endTask(msg.task)
 		if msg.err != nil {
-			return tea.Batch(m.fail("reminding", msg.err), m.refreshCmd())
+			return tea.Batch(m.fail("reminding", fmt.Errorf("%w (%s)", msg.err, msg.rep.Summary())), m.refreshCmd())
 		}
 		clear(m.marks)
-		return tea.Batch(m.report(true, msg.summary), m.refreshCmd())
+		return tea.Batch(m.report(len(msg.rep.Failed) == 0, msg.rep.Summary()), m.refreshCmd())
 	case openedMsg:
 		switch {
 		case msg.err != nil:
@@ -221,25 +231,49 @@ func (m *Model) openLink() tea.Cmd {
 	return m.mintLink(false, true)
 }
 
-// confirmRemind asks before reminding the marked users, or the selected one.
-func (m *Model) confirmRemind() tea.Cmd {
+// planRemind plans reminders for the marked rows, or the selected one, in
+// the background; the plan then opens the preview (previewRemind).
+func (m *Model) planRemind() tea.Cmd {
+	if m.opts.Reminders == nil || m.opts.ReadOnly || m.planning != 0 {
+		return nil
+	}
 	refs := m.targets()
 	if len(refs) == 0 {
 		return nil
 	}
-	who := "1 user"
+	label := "planning a reminder"
 	if len(refs) > 1 {
-		who = fmt.Sprintf("%d users", len(refs))
+		label = fmt.Sprintf("planning reminders for %d connections", len(refs))
 	}
-	if c, ok := m.selected(); ok && len(m.marks) == 0 {
-		who = displayName(c)
+	id, spin := m.startTask(label)
+	m.planning = id
+	rem, ctx, ch := m.opts.Reminders, m.ctx, m.opts.RemindChannel
+	return tea.Batch(spin, func() tea.Msg {
+		if r, ok := rem.(interface{ Ready(channel string) error }); ok {
+			if err := r.Ready(ch); err != nil { // say why now, not after the question
+				return remindPlanMsg{task: id, err: err}
+			}
+		}
+		ctx, cancel := context.WithTimeout(ctx, planTimeout)
+		defer cancel()
+		plan, err := rem.PlanReminders(ctx, refs, ch)
+		return remindPlanMsg{task: id, plan: plan, err: err}
+	})
+}
+
+// previewRemind shows a plan: whom it reaches, who is skipped and why, and
+// one rendered message, and asks before sending (No by default). A plan
+// with nothing to send only says so, with the reasons.
+func (m *Model) previewRemind(plan desk.Plan) tea.Cmd {
+	if m.overlay != nil { // another dialog came first: never cover it
+		return m.report(false, "reminders not sent: another dialog was open; press "+helpOf(m.c.Keys.Remind)+" again")
 	}
-	ch := m.opts.RemindChannel
-	prompt := fmt.Sprintf("Send a reminder to %s by %s?", who, ch)
-	if len(refs) > 1 {
-		prompt = fmt.Sprintf("Send reminders to %s by %s?", who, ch)
+	o := &previewOverlay{plan: plan}
+	if len(plan.Messages) > 0 {
+		o.grace = newGrace(m.opts.Now)
+		o.onYes = func() tea.Cmd { return m.sendRemind(plan) }
 	}
-	m.overlay = newConfirm(m, "Remind", prompt, func() tea.Cmd { return m.remind(refs) })
+	m.overlay = o
 	return nil
 }
 
@@ -260,13 +294,35 @@ func (m *Model) targets() []string {
 	return nil
 }
 
-func (m *Model) remind(refs []string) tea.Cmd {
-	id, spin := m.startTask(fmt.Sprintf("reminding %d", len(refs)))
-	fn, ctx, ch := m.opts.Remind, m.ctx, m.opts.RemindChannel
-	return tea.Batch(spin, func() tea.Msg {
-		summary, err := fn(ctx, refs, ch)
-		return remindMsg{task: id, n: len(refs), summary: summary, err: err}
-	})
+// sendRemind sends a confirmed plan in the background: the task shows the
+// messages finished of the total, and the report's summary ends it.
+func (m *Model) sendRemind(plan desk.Plan) tea.Cmd {
+	id, spin := m.startTask("sending reminders")
+	m.setTaskProgress(id, fmt.Sprintf("0/%d", len(plan.Messages)))
+	rem, ctx := m.opts.Reminders, m.ctx
+	run := func() tea.Msg {
+		ch := make(chan tea.Msg, 64)
+		go func() {
+			rep, err := rem.SendReminders(ctx, plan, func(done, total int) {
+				select {
+				case ch <- remindProgressMsg{task: id, done: done, total: total, ch: ch}:
+				default: // the dashboard is behind; a later count will do
+				}
+			})
+			ch <- remindDoneMsg{task: id, rep: rep, err: err}
+		}()
+		return <-ch
+	}
+	return tea.Batch(spin, run)
+}
+
+// setTaskProgress sets the progress text of a running task.
+func (m *Model) setTaskProgress(id int, text string) {
+	for i := range m.tasks {
+		if m.tasks[i].id == id {
+			m.tasks[i].progress = text
+		}
+	}
 }
 
 // refreshHistoryOf re-reads the history of connID if the details pane shows it,

@@ -17,14 +17,26 @@ const (
 	footerConfirm
 	footerHelp
 	footerOverlay
+	footerPreview // the reminder preview, asking
+	footerView    // a view that scrolls and closes
 )
 
 func (m *Model) footerMode() footerMode {
-	switch m.overlay.(type) {
+	switch o := m.overlay.(type) {
 	case *confirmOverlay:
 		return footerConfirm
 	case *helpOverlay:
 		return footerHelp
+	case *previewOverlay:
+		if o.onYes == nil {
+			return footerHelp
+		}
+		if lines, h := previewSample(&m.c, o); len(lines) <= h {
+			return footerConfirm // nothing to scroll
+		}
+		return footerPreview
+	case *funnelOverlay:
+		return footerView
 	case nil:
 	default:
 		return footerOverlay
@@ -49,8 +61,12 @@ func renderFooter(c *Context, mode footerMode, w int) string {
 		items = []string{hint("enter", "keep filter"), hint("esc", "clear"), hint("↑/↓", "move")}
 	case footerConfirm:
 		items = []string{hint("y", "yes"), hint("n/esc", "no"), hint("tab", "switch"), hint("enter", "choose")}
+	case footerPreview:
+		items = []string{hint("y", "send"), hint("n/esc", "no"), hint("j/k", "scroll"), hint("tab", "switch"), hint("enter", "choose")}
 	case footerHelp:
 		items = []string{hint("esc", "close")}
+	case footerView:
+		items = []string{hint("j/k", "scroll"), hint("esc", "close")}
 	case footerOverlay:
 		items = []string{hint("enter", "run"), hint("↑/↓", "choose"), hint("esc", "close")}
 	default:

@@ -63,14 +63,8 @@ func renderHelp(c *Context) string {
 // renderConfirm is a yes/no question; No is focused until chosen otherwise,
 // and the focus is shown by a marker as well as by colour.
 func renderConfirm(c *Context, o *confirmOverlay) string {
-	s, ic := c.Styles, c.Styles.Icons
-	button := func(label string, focused bool) string {
-		if focused {
-			return s.ButtonActive.Render(ic.Cursor + " " + label)
-		}
-		return s.Button.Render("  " + label)
-	}
-	buttons := button("No", !o.yes) + "   " + button("Yes", o.yes)
+	s := c.Styles
+	buttons := renderButtons(c, o.yes)
 	prompt := lipgloss.NewStyle().Width(min(60, c.Width-10)).Render(o.prompt)
 	body := strings.Join([]string{
 		s.DialogTitle.Render(o.title),
@@ -82,6 +76,18 @@ func renderConfirm(c *Context, o *confirmOverlay) string {
 		s.Subtle.Render("y yes · n no · esc cancel · tab switch"),
 	}, "\n")
 	return s.Dialog.Render(body)
+}
+
+// renderButtons are No and Yes, the focused one marked as well as coloured.
+func renderButtons(c *Context, yes bool) string {
+	s, ic := c.Styles, c.Styles.Icons
+	button := func(label string, focused bool) string {
+		if focused {
+			return s.ButtonActive.Render(ic.Cursor + " " + label)
+		}
+		return s.Button.Render("  " + label)
+	}
+	return button("No", !yes) + "   " + button("Yes", yes)
 }
 
 // renderPalette is the command palette: a query and the matching actions.

@@ -47,15 +47,17 @@ func tableColumns(kind store.GroupKind) []column {
 		since.title = "deadline"
 		cat.title = "warning"
 	}
+	// reminded outranks provider, code and email: after r it is what the
+	// rows must show ("2h ago"), at 80 columns too.
 	return []column{
 		{"user", "user", 16, 28, 0},
-		{"email", "email", 24, 34, 6},
-		{"provider", "provider", 8, 8, 4},
+		{"email", "email", 24, 34, 7},
+		{"provider", "provider", 8, 8, 5},
 		{"institution", "institution", 14, 28, 2},
 		cat,
-		{"code", "code", 19, 26, 5},
+		{"code", "code", 19, 26, 6},
 		since,
-		{"reminded", "reminded", 8, 8, 7},
+		{"reminded", "reminded", 8, 8, 4},
 	}
 }
 
