@@ -51,17 +51,6 @@ func (rep Report) Summary() string {
 	return s
 }
 
-// Remind plans and sends at once, for the dashboard's confirm-then-send:
-// it returns the report's summary line.
-func (r *Reminders) Remind(ctx context.Context, refs []string, channel string) (string, error) {
-	plan, err := r.PlanReminders(ctx, refs, channel)
-	if err != nil {
-		return "", err
-	}
-	rep, err := r.SendReminders(ctx, plan, nil)
-	return rep.Summary(), err
-}
-
 // sendState is a send's bookkeeping, shared by the queueing goroutine and
 // the dispatcher's.
 type sendState struct {
