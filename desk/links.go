@@ -31,7 +31,7 @@ func (d *Desk) DirectLink(ctx context.Context, ref string) (Link, error) {
 	}
 	exp := lt.ExpiresAt
 	if _, err := d.Store.AddLink(ctx, store.Link{ConnectionID: conn.ID, Kind: "direct", URL: lt.URL, ExpiresAt: &exp,
-		Operator: d.Operator, CreatedAt: d.now()}); err != nil {
+		TokenHash: provider.TokenHash(lt.Token), Operator: d.Operator, CreatedAt: d.now()}); err != nil {
 		return Link{}, err
 	}
 	return Link{URL: lt.URL, ExpiresAt: lt.ExpiresAt, Kind: "direct", Connection: ref}, nil
@@ -170,17 +170,24 @@ func (d *Desk) Redeem(ctx context.Context, token string) (Redemption, error) {
 		_ = d.Store.RecordClick(ctx, l.ID, "refused, revoked")
 		return Redemption{Outcome: RevokedTicket, Connection: t.Conn, Reason: "This reconnect link was withdrawn. Ask support for a new one."}, nil
 	}
-	conn, _, err := d.connection(ctx, t.Conn)
+	cur, _, err := d.connection(ctx, t.Conn)
 	if err != nil {
 		return Redemption{}, err
 	}
-	if conn.Health.Category == health.Healthy && conn.Health.Warning == health.NoWarning {
+	if cur.Health.Category == health.Healthy && cur.Health.Warning == health.NoWarning {
 		_ = d.Store.RecordClick(ctx, l.ID, "nothing to do, connection healthy")
 		return Redemption{Outcome: NothingToDo, Connection: t.Conn}, nil
 	}
-	_, lt, err := d.mint(ctx, t.Conn)
+	conn, lt, err := d.mint(ctx, t.Conn)
 	if err != nil {
 		_ = d.Store.RecordClick(ctx, l.ID, "minting failed")
+		return Redemption{}, err
+	}
+	// The fresh token is recorded like a direct link, so the provider's
+	// session webhook (which names only the token) finds its connection.
+	exp := lt.ExpiresAt
+	if _, err := d.Store.AddLink(ctx, store.Link{ConnectionID: conn.ID, Kind: "direct", URL: lt.URL, ExpiresAt: &exp,
+		TokenHash: provider.TokenHash(lt.Token), Operator: "end user, via a durable link", CreatedAt: d.now()}); err != nil {
 		return Redemption{}, err
 	}
 	if err := d.Store.RecordClick(ctx, l.ID, "fresh update-mode token minted, redirected"); err != nil {

@@ -7,6 +7,8 @@ package provider
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"iter"
 	"strconv"
@@ -51,6 +53,20 @@ type Observation struct {
 type LinkToken struct {
 	URL       string // where the user goes: hosted page, widget, or our app's page with the token
 	ExpiresAt time.Time
+	// Token is the provider's token in URL (Plaid's link_token), when the
+	// provider later names it in a webhook: only its TokenHash is stored.
+	Token string
+}
+
+// TokenHash is how a minted link token is recorded: hex SHA-256, so a
+// webhook that names the token (Plaid LINK/SESSION_FINISHED) can be tied to
+// its connection without keeping the token.
+func TokenHash(token string) string {
+	if token == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
 }
 
 // Provider is one aggregator's API.

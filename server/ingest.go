@@ -12,7 +12,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/relink/relink/provider"
 	"github.com/relink/relink/provider/cobalt"
+	"github.com/relink/relink/provider/plaid"
 	"github.com/relink/relink/store"
 )
 
@@ -50,9 +52,18 @@ func (s *Server) webhook(ep *endpoint) http.Handler {
 			s.refuse(w, r, rt, &rejection{http.StatusBadRequest, err.Error()})
 			return
 		}
+		if po.ProviderID == "" && rt == routePlaid {
+			// Plaid LINK webhooks name the link_token, not the Item: a token
+			// we minted is recorded (by its hash) with its connection.
+			if tok := plaid.SessionLinkToken(po.Raw); tok != "" {
+				if pid, err := s.cfg.Store.ConnectionByLinkToken(r.Context(), "plaid", provider.TokenHash(tok)); err == nil {
+					po.ProviderID = pid
+				}
+			}
+		}
 		if po.ProviderID == "" {
-			// E.g. Plaid LINK webhooks: they name a link_token, which cannot
-			// be tied to a connection yet. Nothing to store it under.
+			// A LINK webhook for a token we did not mint, or an event that
+			// names no connection: nothing to store it under.
 			s.acknowledge(w, rt, start, resIgnored, "acknowledged, not stored: the event names no connection")
 			s.log.Info("webhook acknowledged, not stored: it names no connection", "provider", rt.provider(),
 				"code", printable(po.Signal.ProviderCode, maxLoggedIDBytes), "event_id", printable(po.EventID, maxLoggedIDBytes))

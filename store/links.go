@@ -15,6 +15,7 @@ type Link struct {
 	Kind         string // direct | durable
 	URL          string
 	Ticket       string
+	TokenHash    string // provider.TokenHash of the minted token, if any
 	ExpiresAt    *time.Time
 	CreatedAt    time.Time
 	Operator     string
@@ -30,12 +31,15 @@ func (s *Store) AddLink(ctx context.Context, l Link) (int64, error) {
 	}
 	var id int64
 	err := s.inTx(ctx, "recording a link", func(tx *sql.Tx) error {
-		var ticket any
+		var ticket, tokenHash any
 		if l.Ticket != "" {
 			ticket = l.Ticket
 		}
-		err := tx.QueryRowContext(ctx, `INSERT INTO links (connection_id, kind, url, ticket, expires_at, created_at, operator)
-			VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`, l.ConnectionID, l.Kind, l.URL, ticket, ms(l.ExpiresAt),
+		if l.TokenHash != "" {
+			tokenHash = l.TokenHash
+		}
+		err := tx.QueryRowContext(ctx, `INSERT INTO links (connection_id, kind, url, ticket, token_hash, expires_at, created_at, operator)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, l.ConnectionID, l.Kind, l.URL, ticket, tokenHash, ms(l.ExpiresAt),
 			msv(l.CreatedAt), l.Operator).Scan(&id)
 		if err != nil {
 			return fmt.Errorf("store: recording a link: %w", err)
@@ -148,4 +152,19 @@ func (s *Store) RecordClick(ctx context.Context, linkID int64, outcome string) e
 		}
 		return insertAudit(ctx, tx, now, "end user", "click", ref, outcome)
 	})
+}
+
+// ConnectionByLinkToken returns the provider id of the connection a minted
+// token (by its hash) was made for.
+func (s *Store) ConnectionByLinkToken(ctx context.Context, provider, tokenHash string) (string, error) {
+	var pid string
+	err := s.db.QueryRowContext(ctx, `SELECT c.provider_id FROM links l JOIN connections c ON c.id = l.connection_id
+		WHERE l.token_hash = ? AND c.provider = ?`, tokenHash, provider).Scan(&pid)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("link token: %w", ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("store: finding a link token: %w", err)
+	}
+	return pid, nil
 }

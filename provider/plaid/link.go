@@ -48,12 +48,12 @@ func (c *Client) UpdateLink(ctx context.Context, conn provider.Conn) (provider.L
 		if resp.HostedLinkURL == "" {
 			return provider.LinkToken{}, c.malformed(callLinkCreate, 200, "no hosted_link_url although hosted_link was asked for")
 		}
-		return provider.LinkToken{URL: resp.HostedLinkURL, ExpiresAt: resp.Expiration}, nil
+		return provider.LinkToken{URL: resp.HostedLinkURL, ExpiresAt: resp.Expiration, Token: resp.LinkToken}, nil
 	}
 	var b strings.Builder
 	if err := c.linkTmpl.Execute(&b, linkData{Token: resp.LinkToken}); err != nil {
 		return provider.LinkToken{}, c.localError(callLinkCreate, "filling plaid.link_url: "+err.Error(),
 			"fix plaid.link_url; it may only use {{.Token}}")
 	}
-	return provider.LinkToken{URL: b.String(), ExpiresAt: resp.Expiration}, nil
+	return provider.LinkToken{URL: b.String(), ExpiresAt: resp.Expiration, Token: resp.LinkToken}, nil
 }
