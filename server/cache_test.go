@@ -102,7 +102,7 @@ func TestOlderEventsDoNotRollHealthBack(t *testing.T) {
 	if got := e.category("cobalt", "clinic_1"); got != health.LoginRequired {
 		t.Fatalf("an older event rolled health back to %s", got)
 	}
-	cb := []byte(`{"access_token_reference_id":"clinic_1"}`)
+	cb := linkResult("clinic_1", time.Now())
 	if status, answer := e.post("/callbacks/cobalt", cb, e.cobaltHeader(cb)); status != 200 {
 		t.Fatalf("callback: %d %q", status, answer)
 	}
@@ -184,4 +184,9 @@ func TestConcurrentWebhooksShareTransactions(t *testing.T) {
 	if events != n || batches >= n {
 		t.Errorf("%d events in %d transactions: no group commit", events, batches)
 	}
+}
+
+// linkResult is the body of a Cobalt update-mode callback.
+func linkResult(ref string, completed time.Time) []byte {
+	return []byte(`{"access_token_reference_id":"` + ref + `","completed_at":"` + completed.UTC().Format(time.RFC3339) + `"}`)
 }

@@ -110,6 +110,11 @@ func (s *Server) cobaltLinkResult(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ref := "cobalt:" + po.ProviderID
+	// Not a provider event: nothing is kept for a connection not registered.
+	if _, err := s.cfg.Store.Connection(r.Context(), "cobalt", po.ProviderID); errors.Is(err, store.ErrNotFound) {
+		s.refuse(w, r, rt, &rejection{http.StatusNotFound, printable(ref, maxLoggedIDBytes) + " is not in the registry; nothing stored"})
+		return
+	}
 	out, err := s.w.submit(r.Context(), store.Observation{Provider: "cobalt", ProviderID: po.ProviderID,
 		EventID: po.EventID, Kind: po.Kind, Signal: po.Signal, Raw: po.Raw, Verified: verified, ReceivedAt: receivedAt})
 	if err != nil {

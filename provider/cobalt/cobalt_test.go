@@ -43,6 +43,7 @@ func newEnv(t *testing.T, legacy bool, mod func(*cobalt.Config)) *env {
 	t.Helper()
 	e := &env{hooks: make(chan provider.Observation, 512), repaired: make(chan provider.Observation, 16)}
 	var secret string // known once the emulator runs
+	clk := &clock{t: time.Date(2025, 10, 21, 14, 30, 0, 0, time.UTC)}
 	receiver := func(parse func([]byte, time.Time) (provider.Observation, error), out chan provider.Observation) *httptest.Server {
 		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			body, _ := io.ReadAll(r.Body)
@@ -50,7 +51,7 @@ func newEnv(t *testing.T, legacy bool, mod func(*cobalt.Config)) *env {
 				http.Error(w, err.Error(), http.StatusUnauthorized)
 				return
 			}
-			obs, err := parse(body, time.Now())
+			obs, err := parse(body, clk.now())
 			if err != nil {
 				http.Error(w, err.Error(), http.StatusBadRequest)
 				return
@@ -60,7 +61,6 @@ func newEnv(t *testing.T, legacy bool, mod func(*cobalt.Config)) *env {
 		t.Cleanup(s.Close)
 		return s
 	}
-	clk := &clock{t: time.Date(2025, 10, 21, 14, 30, 0, 0, time.UTC)}
 	emu, err := sandbox.NewCobalt(sandbox.CobaltOptions{Now: clk.now, LegacyEvents: legacy,
 		WebhookURL:    receiver(cobalt.ParseWebhook, e.hooks).URL,
 		OnRepairedURL: receiver(cobalt.ParseLinkResult, e.repaired).URL})

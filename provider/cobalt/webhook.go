@@ -61,6 +61,9 @@ func ParseWebhook(body []byte, receivedAt time.Time) (provider.Observation, erro
 	return ev.observation("webhook", receivedAt), nil
 }
 
+// LinkResultMaxAge is how far a link result's completed_at may be from now.
+const LinkResultMaxAge = 5 * time.Minute
+
 // ParseLinkResult maps the callback our Link page (or the sandbox's
 // OnRepairedURL) sends when a user completed Link in update mode:
 // {"access_token_reference_id": "…"}. It is Cobalt's only clearing signal
@@ -68,7 +71,8 @@ func ParseWebhook(body []byte, receivedAt time.Time) (provider.Observation, erro
 // password_change_warning.
 func ParseLinkResult(body []byte, receivedAt time.Time) (provider.Observation, error) {
 	var r struct {
-		Ref *string `json:"access_token_reference_id"`
+		Ref         *string    `json:"access_token_reference_id"`
+		CompletedAt *time.Time `json:"completed_at"`
 	}
 	if err := json.Unmarshal(body, &r); err != nil {
 		return provider.Observation{}, fmt.Errorf("cobalt link result: malformed body: %w", err)
@@ -76,6 +80,16 @@ func ParseLinkResult(body []byte, receivedAt time.Time) (provider.Observation, e
 	if r.Ref == nil || *r.Ref == "" {
 		return provider.Observation{}, errors.New("cobalt link result: no access_token_reference_id")
 	}
+	// The signed completed_at bounds a replay of a captured callback to
+	// LinkResultMaxAge; within it, the EventID stores it once.
+	if r.CompletedAt == nil {
+		return provider.Observation{}, errors.New("cobalt link result: no completed_at")
+	}
+	if age := receivedAt.Sub(*r.CompletedAt); age > LinkResultMaxAge || age < -LinkResultMaxAge {
+		return provider.Observation{}, fmt.Errorf("cobalt link result: completed_at is %s from now, more than %s", age.Round(time.Second), LinkResultMaxAge)
+	}
+	at := r.CompletedAt.UTC()
 	return provider.Observation{ProviderID: *r.Ref, Kind: "link_result",
-		Signal: okSignal(health.SourceLinkResult, receivedAt)}, nil
+		EventID: "link-result:" + *r.Ref + "@" + at.Format(time.RFC3339Nano),
+		Signal:  okSignal(health.SourceLinkResult, at), Raw: body}, nil
 }

@@ -123,15 +123,29 @@ func TestParseWebhookRejects(t *testing.T) {
 }
 
 func TestParseLinkResult(t *testing.T) {
-	at := time.Now()
-	obs, err := cobalt.ParseLinkResult([]byte(`{"access_token_reference_id":"clinic_1"}`), at)
+	at := time.Now().UTC().Truncate(time.Second)
+	body := func(completed time.Time) []byte {
+		return []byte(`{"access_token_reference_id":"clinic_1","completed_at":"` + completed.Format(time.RFC3339) + `"}`)
+	}
+	done := at.Add(-time.Minute)
+	obs, err := cobalt.ParseLinkResult(body(done), at)
 	if err != nil || obs.ProviderID != "clinic_1" || obs.Signal.Category != health.Healthy ||
-		!obs.Signal.ClearWarning || !obs.Signal.ObservedAt.Equal(at) {
+		!obs.Signal.ClearWarning || !obs.Signal.ObservedAt.Equal(done) || obs.EventID == "" {
 		t.Errorf("%+v %v", obs, err)
 	}
-	for _, body := range []string{`{}`, `{"access_token_reference_id":""}`, `nope`} {
-		if _, err := cobalt.ParseLinkResult([]byte(body), at); err == nil {
-			t.Errorf("%s: accepted", body)
+	// The same callback again within the window has the same event id, so
+	// the store keeps it once; a replay after the window is refused.
+	again, _ := cobalt.ParseLinkResult(body(done), at.Add(2*time.Minute))
+	if again.EventID != obs.EventID {
+		t.Errorf("a replay within the window has another event id: %q vs %q", again.EventID, obs.EventID)
+	}
+	for name, b := range map[string][]byte{
+		"empty": []byte(`{}`), "no reference": []byte(`{"access_token_reference_id":""}`), "not json": []byte(`nope`),
+		"no completed_at": []byte(`{"access_token_reference_id":"clinic_1"}`),
+		"replayed later":  body(at.Add(-6 * time.Minute)), "from the future": body(at.Add(6 * time.Minute)),
+	} {
+		if _, err := cobalt.ParseLinkResult(b, at); err == nil {
+			t.Errorf("%s: accepted", name)
 		}
 	}
 }

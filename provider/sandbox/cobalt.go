@@ -21,7 +21,8 @@ type CobaltOptions struct {
 	WebhookURL string
 	// WebhookSecret signs events (Cobalt-Verification); default random.
 	WebhookSecret string
-	// OnRepairedURL, when set, is POSTed {"access_token_reference_id": …}
+	// OnRepairedURL, when set, is POSTed {"access_token_reference_id": …,
+	// "completed_at": RFC 3339}
 	// (JSON, signed like a webhook) when the Link page completes an update,
 	// standing in for our own page's onSuccess callback: Cobalt has no
 	// "repaired" event.
@@ -254,7 +255,8 @@ func (c *Cobalt) Repair(id string) error {
 	if target == "" {
 		return nil
 	}
-	body, _ := json.Marshal(map[string]string{"access_token_reference_id": id})
+	body, _ := json.Marshal(map[string]string{"access_token_reference_id": id,
+		"completed_at": c.opts.Now().UTC().Format(time.RFC3339Nano)})
 	if _, _, err := hookDeliver(c.opts.Client, target, body, c.signedHeader(body)); err != nil {
 		return fmt.Errorf("sandbox: cobalt connection %s repaired, but the callback failed: %w", id, err)
 	}
