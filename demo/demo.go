@@ -63,7 +63,7 @@ type Env struct {
 }
 
 // OnClose runs f when the demo closes, after the HTTP server has stopped
-// and before the cache is closed.
+// and before the cache is closed (the emulators register theirs here too).
 func (e *Env) OnClose(f func() error) { e.closers = append(e.closers, f) }
 
 // Start builds the demo: emulators, seed data, registry import, history and
@@ -143,16 +143,19 @@ func (e *Env) startEmulators() error {
 	if e.Plaid, err = sandbox.NewPlaid(sandbox.PlaidOptions{WebhookURL: e.WebhookBase + "/webhooks/plaid", PerItemPerMinute: -1}); err != nil {
 		return fmt.Errorf("demo: starting the Plaid emulator: %w", err)
 	}
+	e.OnClose(e.Plaid.Close)
 	e.BelvoAuthorization = "Bearer demo-belvo-webhook"
 	if e.Belvo, err = sandbox.NewBelvo(sandbox.BelvoOptions{WebhookURL: e.WebhookBase + "/webhooks/belvo",
 		WebhookAuthorization: e.BelvoAuthorization}); err != nil {
 		return fmt.Errorf("demo: starting the Belvo emulator: %w", err)
 	}
+	e.OnClose(e.Belvo.Close)
 	e.CobaltSecret = "demo-cobalt-webhook-secret"
 	if e.Cobalt, err = sandbox.NewCobalt(sandbox.CobaltOptions{WebhookURL: e.WebhookBase + "/webhooks/cobalt",
 		WebhookSecret: e.CobaltSecret, OnRepairedURL: e.WebhookBase + "/callbacks/cobalt"}); err != nil {
 		return fmt.Errorf("demo: starting the Cobalt emulator: %w", err)
 	}
+	e.OnClose(e.Cobalt.Close)
 	return nil
 }
 
@@ -261,25 +264,8 @@ func (e *Env) Close() error {
 	if e.Store != nil {
 		errs = append(errs, e.Store.Close())
 	}
-	for _, c := range []interface{ Close() error }{e.Plaid, e.Belvo, e.Cobalt} {
-		if c != nil && !isNil(c) {
-			errs = append(errs, c.Close())
-		}
-	}
 	if e.ownsDir && e.dir != "" {
 		os.RemoveAll(e.dir)
 	}
 	return errors.Join(errs...)
-}
-
-func isNil(c interface{ Close() error }) bool {
-	switch v := c.(type) {
-	case *sandbox.Plaid:
-		return v == nil
-	case *sandbox.Belvo:
-		return v == nil
-	case *sandbox.Cobalt:
-		return v == nil
-	}
-	return false
 }
