@@ -1,107 +1,21 @@
 // Command relink is the support team's dashboard for broken bank and
 // health-record connections: it caches every connection's health in SQLite,
 // groups the failing ones by what is wrong, mints update-mode links and
-// reminds users. This file holds the command line and wiring only.
+// reminds users. The command line lives in internal/cli.
 package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"syscall"
 
-	"github.com/spf13/cobra"
+	"github.com/relink/relink/internal/cli"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+	code := cli.Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
 	stop()
 	os.Exit(code)
-}
-
-// Exit codes of the public contract.
-const (
-	exitOK      = 0
-	exitFailure = 1
-	exitUsage   = 2
-)
-
-// usageError marks a mistake in how relink was called (exit 2).
-type usageError struct{ err error }
-
-func (u usageError) Error() string { return u.err.Error() }
-func (u usageError) Unwrap() error { return u.err }
-
-func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
-
-// app is what every command shares: global flags and the environment.
-type app struct {
-	stdin          io.Reader
-	stdout, stderr io.Writer
-	getenv         func(string) string
-	configPath     string
-	dbPath         string
-}
-
-// run executes one relink invocation and returns its exit status.
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
-	root := a.rootCommand()
-	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return exitOK
-	}
-	fmt.Fprintln(stderr, "relink:", err)
-	var u usageError
-	if errors.As(err, &u) {
-		fmt.Fprintln(stderr, "Run 'relink --help' for usage.")
-		return exitUsage
-	}
-	return exitFailure
-}
-
-func (a *app) rootCommand() *cobra.Command {
-	root := &cobra.Command{
-		Use:   "relink",
-		Short: "Triage broken bank and health-record connections (Plaid, Belvo, Cobalt)",
-		Long: `relink keeps a local cache of every connection's health, groups the failing
-ones by what is wrong, mints update-mode links and reminds users.
-
-Run it without a command to open the dashboard; relink --demo shows the whole
-product against local provider emulators, with no keys and no network.`,
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		Args:          noArgs,
-	}
-	root.PersistentFlags().StringVar(&a.configPath, "config", "", "config file (env RELINK_CONFIG; default $XDG_CONFIG_HOME/relink/config.toml)")
-	root.PersistentFlags().StringVar(&a.dbPath, "db", "", "cache database (env RELINK_DB; default $XDG_DATA_HOME/relink/relink.db)")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	a.addDashboard(root)
-	root.AddCommand(a.importCommand(), a.lsCommand(), a.auditCommand(), a.syncCommand(), a.linkCommand(), a.serveCommand(),
-		a.remindCommand(), a.reportCommand())
-	return root
-}
-
-func noArgs(cmd *cobra.Command, args []string) error {
-	if len(args) > 0 {
-		return usagef("unknown command %q for %q", args[0], cmd.CommandPath())
-	}
-	return nil
-}
-
-func exactArgs(n int, what string) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if len(args) != n {
-			return usagef("%s takes %s", cmd.CommandPath(), what)
-		}
-		return nil
-	}
 }

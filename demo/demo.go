@@ -1,7 +1,7 @@
 // Package demo builds the world `relink --demo` shows: the three provider
 // emulators on loopback, seeded with a few thousand connections with
 // histories, a throwaway cache filled through the real clients (registry
-// import, then a sync), and the desk to act on it. Nothing leaves the machine.
+// import, then a sync), and the backend to act on it. Nothing leaves the machine.
 package demo
 
 import (
@@ -14,7 +14,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/relink/relink/desk"
+	"github.com/relink/relink/backend"
 	"github.com/relink/relink/health"
 	"github.com/relink/relink/provider"
 	"github.com/relink/relink/provider/belvo"
@@ -42,7 +42,7 @@ type Options struct {
 // Env is a running demo.
 type Env struct {
 	Store     *store.Store
-	Desk      *desk.Desk
+	Backend   *backend.Backend
 	Plaid     *sandbox.Plaid
 	Belvo     *sandbox.Belvo
 	Cobalt    *sandbox.Cobalt
@@ -54,7 +54,7 @@ type Env struct {
 	WebhookBase string
 	// CobaltSecret and BelvoAuthorization verify the emulators' webhooks.
 	CobaltSecret, BelvoAuthorization string
-	Reports                          []desk.SyncReport
+	Reports                          []backend.SyncReport
 
 	dir     string
 	ownsDir bool
@@ -115,7 +115,7 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	if err != nil {
 		return nil, err
 	}
-	e.Desk = &desk.Desk{Store: e.Store, Providers: e.Providers, Operator: opts.Operator, Now: opts.Now,
+	e.Backend = &backend.Backend{Store: e.Store, Providers: e.Providers, Operator: opts.Operator, Now: opts.Now,
 		Tickets: signer, PublicURL: e.WebhookBase, LinkTTL: 168 * time.Hour}
 	if opts.Handler == nil {
 		return nil, errors.New("demo: no server handler given")
@@ -131,7 +131,7 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	if err := e.seed(ctx, data); err != nil {
 		return nil, err
 	}
-	e.Reports, err = e.Desk.Sync(ctx, nil, nil)
+	e.Reports, err = e.Backend.Sync(ctx, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("demo: first sync: %w", err)
 	}

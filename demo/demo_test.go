@@ -52,7 +52,7 @@ func TestDemoSeedsEveryProviderAndManyCategories(t *testing.T) {
 	page, _ := e.Store.Page(ctx, store.PageQuery{Group: store.Group{Kind: store.GroupAllFailing}, Limit: 200})
 	old := 0
 	for _, p := range page {
-		if p.Health.FirstFailedAt != nil && p.Health.FirstFailedAt.Before(e.Desk.Now().Add(-24*3600e9)) {
+		if p.Health.FirstFailedAt != nil && p.Health.FirstFailedAt.Before(e.Backend.Now().Add(-24*3600e9)) {
 			old++
 		}
 	}

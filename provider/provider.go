@@ -2,7 +2,7 @@
 // and Cobalt through. The real HTTP clients live in plaid/, belvo/ and
 // cobalt/; sandbox/ emulates all three APIs on loopback for tests and the demo.
 // Clients turn wire formats into health.Signals (via the pure mapping in
-// package health) and never touch the store: desk operations do that.
+// package health) and never touch the store: backend operations do that.
 package provider
 
 import (

@@ -79,7 +79,7 @@ type Outcome struct {
 }
 
 // Outbox is the durable queue a Dispatcher works from (the store's
-// reminder outbox, through the desk).
+// reminder outbox, through the backend).
 type Outbox interface {
 	// Claim marks up to n due queued messages of channel as being sent and
 	// returns them. A message the outbox finds no longer wanted (all its

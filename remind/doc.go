@@ -7,7 +7,7 @@
 // (bounded concurrency, a rate limit per channel, retries with backoff), and
 // an in-process loopback SMTP mailbox for tests and the demo.
 //
-// It holds no connection state of its own: the desk decides with the
+// It holds no connection state of its own: the backend decides with the
 // policy, queues rendered messages in the store's outbox, and runs a
 // Dispatcher over it. Nothing here logs or returns a secret (SMTP password,
 // SMS auth token, webhook secret).

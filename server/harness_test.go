@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/relink/relink/desk"
+	"github.com/relink/relink/backend"
 	"github.com/relink/relink/health"
 	"github.com/relink/relink/provider"
 	"github.com/relink/relink/provider/belvo"
@@ -43,7 +43,7 @@ type env struct {
 	plaidClient  *plaid.Client
 	belvoClient  *belvo.Client
 	cobaltClient *cobalt.Client
-	desk         *desk.Desk
+	desk         *backend.Backend
 
 	srv    *Server
 	base   string // http://127.0.0.1:port
@@ -120,10 +120,10 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		t.Fatalf("opening a reader: %v", err)
 	}
 	t.Cleanup(func() { e.ro.Close() })
-	e.desk = &desk.Desk{Store: e.st, Operator: "test", Providers: map[string]provider.Provider{
+	e.desk = &backend.Backend{Store: e.st, Operator: "test", Providers: map[string]provider.Provider{
 		provider.Plaid: e.plaidClient, provider.Belvo: e.belvoClient, provider.Cobalt: e.cobaltClient}}
 
-	cfg := Config{Store: e.st, Desk: e.desk, PlaidVerifier: plaid.NewVerifier(e.plaidClient),
+	cfg := Config{Store: e.st, Backend: e.desk, PlaidVerifier: plaid.NewVerifier(e.plaidClient),
 		Belvo: e.belvoClient, BelvoAuthorization: e.belvo.WebhookAuthorization(), CobaltSecret: e.cobalt.WebhookSecret(),
 		Logger:  slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		MaxBody: 64 << 10}

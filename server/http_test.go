@@ -58,7 +58,7 @@ func TestRoutesAndMethods(t *testing.T) {
 	if status, _ := e.get("/r/not-a-ticket"); status != http.StatusNotFound {
 		t.Errorf("/r/ without Config.Reconnect: %d", status)
 	}
-	withLinks := newEnv(t, func(c *Config) { c.Reconnect = c.Desk.(Redeemer) })
+	withLinks := newEnv(t, func(c *Config) { c.Reconnect = c.Backend.(Redeemer) })
 	resp, err = withLinks.client.Get(withLinks.base + "/r/not-a-ticket")
 	if err != nil {
 		t.Fatal(err)

@@ -12,7 +12,7 @@ import (
 )
 
 // Checker reads one connection ("provider:provider_id") again from its
-// provider and stores what it finds: *desk.Desk.
+// provider and stores what it finds: *backend.Backend.
 type Checker interface {
 	Check(ctx context.Context, ref string) error
 }

@@ -8,12 +8,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/relink/relink/desk"
+	"github.com/relink/relink/backend"
 )
 
-// Redeemer turns a click on a durable link into what to show; *desk.Desk is one.
+// Redeemer turns a click on a durable link into what to show; *backend.Backend is one.
 type Redeemer interface {
-	Redeem(ctx context.Context, token string) (desk.Redemption, error)
+	Redeem(ctx context.Context, token string) (backend.Redemption, error)
 }
 
 // Reconnect serves GET /r/{ticket}: a valid ticket for a connection that
@@ -44,13 +44,13 @@ func Reconnect(r Redeemer, log *slog.Logger) http.Handler {
 		}
 		log.Info("reconnect link", "connection", res.Connection, "outcome", res.Outcome)
 		switch res.Outcome {
-		case desk.Redirect:
+		case backend.Redirect:
 			http.Redirect(w, req, res.URL, http.StatusFound)
-		case desk.NothingToDo:
+		case backend.NothingToDo:
 			page(w, http.StatusOK, "Nothing to do", "Your connection is working again. You can close this page.")
-		case desk.ExpiredTicket:
+		case backend.ExpiredTicket:
 			page(w, http.StatusGone, "This link has expired", res.Reason)
-		case desk.RevokedTicket:
+		case backend.RevokedTicket:
 			page(w, http.StatusGone, "This link was withdrawn", res.Reason)
 		default:
 			page(w, http.StatusNotFound, "This link does not work", res.Reason)

@@ -26,8 +26,8 @@ type PlaidVerifier interface {
 // receiver is on when its verification is configured.
 type Config struct {
 	Store *store.Store
-	// Desk rechecks connections after webhooks that ask for it; nil: none.
-	Desk Checker
+	// Backend rechecks connections after webhooks that ask for it; nil: none.
+	Backend Checker
 	// PlaidVerifier turns /webhooks/plaid on.
 	PlaidVerifier PlaidVerifier
 	// Belvo parses Belvo webhooks (it holds the configured login rules);
@@ -128,7 +128,7 @@ func New(cfg Config) (*Server, error) {
 		s.maxBody = DefaultMaxBody
 	}
 	s.w = newWriter(cfg.Store, maxBatch, batchLinger, s.timeouts.Store, s.log, s.m)
-	s.re = newRechecker(cfg.Desk, recheckWorkers, recheckQueue, recheckTimeout, s.log, s.m)
+	s.re = newRechecker(cfg.Backend, recheckWorkers, recheckQueue, recheckTimeout, s.log, s.m)
 	s.m.queueDepth = func() int { return len(s.w.in) }
 	s.m.recheckDepth = s.re.depth
 	s.eps = []*endpoint{s.plaidEndpoint(), s.belvoEndpoint(), s.cobaltEndpoint()}

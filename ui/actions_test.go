@@ -6,15 +6,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/relink/relink/desk"
+	"github.com/relink/relink/backend"
 	"github.com/relink/relink/store"
 )
 
-var _ Actions = (*desk.Desk)(nil)
+var _ Actions = (*backend.Backend)(nil)
 
-// realDesk is a real desk over the test store with no provider configured:
+// realDesk is a real backend over the test store with no provider configured:
 // every sync and mint fails the way it does for a user without keys.
-func realDesk(st *store.Store) Actions { return &desk.Desk{Store: st, Operator: "test"} }
+func realDesk(st *store.Store) Actions { return &backend.Backend{Store: st, Operator: "test"} }
 
 func TestDurableLinkWithoutServeSaysWhatToDo(t *testing.T) {
 	st := newStore(t)

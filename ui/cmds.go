@@ -8,7 +8,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/relink/relink/desk"
+	"github.com/relink/relink/backend"
 	"github.com/relink/relink/health"
 	"github.com/relink/relink/store"
 )
@@ -194,7 +194,7 @@ func (m *Model) openCmd(connID int64, ref, kind, url string) tea.Cmd {
 		if err := open(url); err != nil {
 			return openedMsg{connID: connID, err: err}
 		}
-		return openedMsg{connID: connID, noteErr: noteUse(ctx, acts, ref, kind, desk.LinkOpened)}
+		return openedMsg{connID: connID, noteErr: noteUse(ctx, acts, ref, kind, backend.LinkOpened)}
 	}
 }
 
@@ -202,7 +202,7 @@ func (m *Model) openCmd(connID int64, ref, kind, url string) tea.Cmd {
 func (m *Model) noteCopyCmd(connID int64, ref, kind string) tea.Cmd {
 	acts, ctx := m.opts.Actions, m.ctx
 	return func() tea.Msg {
-		return linkNotedMsg{connID: connID, err: noteUse(ctx, acts, ref, kind, desk.LinkCopied)}
+		return linkNotedMsg{connID: connID, err: noteUse(ctx, acts, ref, kind, backend.LinkCopied)}
 	}
 }
 

@@ -7,7 +7,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/relink/relink/desk"
+	"github.com/relink/relink/backend"
 	"github.com/relink/relink/store"
 )
 
@@ -49,7 +49,7 @@ func untilText(d time.Duration) string {
 }
 
 // leftText is a link's time left: "29m left", "expired", "no expiry".
-func leftText(l desk.Link, now time.Time) string {
+func leftText(l backend.Link, now time.Time) string {
 	if l.ExpiresAt.IsZero() {
 		return "no expiry"
 	}
@@ -64,7 +64,7 @@ func leftText(l desk.Link, now time.Time) string {
 // expiresText is a link's time left in words, for the status line:
 // "expires in 29 min", "expires in 7 days", "expired", "no expiry". Like
 // leftText it counts whole minutes, then whole units of those.
-func expiresText(l desk.Link, now time.Time) string {
+func expiresText(l backend.Link, now time.Time) string {
 	if l.ExpiresAt.IsZero() {
 		return "no expiry"
 	}

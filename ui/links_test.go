@@ -16,7 +16,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
 
-	"github.com/relink/relink/desk"
+	"github.com/relink/relink/backend"
 	"github.com/relink/relink/provider"
 	"github.com/relink/relink/provider/plaid"
 	"github.com/relink/relink/provider/sandbox"
@@ -24,12 +24,12 @@ import (
 	"github.com/relink/relink/vault"
 )
 
-// plaidWorld is a real cache and a real desk whose Plaid client talks to the
+// plaidWorld is a real cache and a real backend whose Plaid client talks to the
 // Plaid emulator over loopback: Ana Ruiz's Item needs her login again, Ben
 // Cho's is fine.
 type plaidWorld struct {
 	st   *store.Store
-	desk *desk.Desk
+	desk *backend.Backend
 	emu  *sandbox.Plaid
 }
 
@@ -77,7 +77,7 @@ func newPlaidWorld(t testing.TB, now func() time.Time) *plaidWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &desk.Desk{Store: st, Providers: map[string]provider.Provider{"plaid": pc}, Operator: "dana", Now: now}
+	d := &backend.Backend{Store: st, Providers: map[string]provider.Provider{"plaid": pc}, Operator: "dana", Now: now}
 	if _, err := d.Sync(ctx, nil, nil); err != nil {
 		t.Fatal(err)
 	}

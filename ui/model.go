@@ -8,7 +8,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/relink/relink/desk"
+	"github.com/relink/relink/backend"
 	"github.com/relink/relink/health"
 	"github.com/relink/relink/store"
 	"github.com/relink/relink/themes"
@@ -90,7 +90,7 @@ type Model struct {
 	historyFor  int64
 	historyErr  error
 	storedLinks []store.Link // the open connection's newest links, from the store
-	links       map[int64]desk.Link
+	links       map[int64]backend.Link
 	showQR      bool // the pane shows the QR code of the link
 	qrCache     *qrCache
 
@@ -99,7 +99,7 @@ type Model struct {
 	marks        map[int64]string // id → ref
 	refreshes    int
 	syncRunning  int // the task id of a running sync, 0 when none
-	syncProgress map[string]desk.SyncProgress
+	syncProgress map[string]backend.SyncProgress
 	planning     int // the task id of a reminder plan being made, 0 when none
 	tasks        []task
 	taskSeq      int
@@ -142,7 +142,7 @@ func New(opts Options) (*Model, error) {
 	m := &Model{
 		opts: opts, palette: pal, dark: true,
 		groups: []group{{sg: store.Group{Kind: store.GroupAllFailing}}, {sg: store.Group{Kind: store.GroupExpiring}}},
-		links:  map[int64]desk.Link{}, marks: map[int64]string{},
+		links:  map[int64]backend.Link{}, marks: map[int64]string{},
 		after: tick, open: startBrowser,
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())

@@ -5,7 +5,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/relink/relink/desk"
+	"github.com/relink/relink/backend"
 	"github.com/relink/relink/store"
 )
 
@@ -70,16 +70,16 @@ type (
 	clearResultMsg struct{ id int }
 )
 
-// Outcomes of desk operations.
+// Outcomes of backend operations.
 type (
 	syncProgressMsg struct {
 		task int
-		p    desk.SyncProgress
+		p    backend.SyncProgress
 		ch   <-chan tea.Msg
 	}
 	syncDoneMsg struct {
 		task    int
-		reports []desk.SyncReport
+		reports []backend.SyncReport
 		err     error
 	}
 	linkMsg struct {
@@ -87,14 +87,14 @@ type (
 		connID int64
 		ref    string
 		who    string
-		link   desk.Link
+		link   backend.Link
 		open   bool
 		err    error
 	}
 	// remindPlanMsg is the plan of the reminders r asked for, to preview.
 	remindPlanMsg struct {
 		task int
-		plan desk.Plan
+		plan backend.Plan
 		err  error
 	}
 	remindProgressMsg struct {
@@ -104,7 +104,7 @@ type (
 	}
 	remindDoneMsg struct {
 		task int
-		rep  desk.Report
+		rep  backend.Report
 		err  error
 	}
 	// openedMsg is the browser started (err nil) or not; noteErr is the

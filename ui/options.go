@@ -1,6 +1,6 @@
 // Package ui is relink's dashboard: one Bubble Tea model that shows the
 // failing connections of the local cache grouped by what is wrong, and runs
-// the desk's operations (sync, links, reminders) in commands. It renders what
+// the backend's operations (sync, links, reminders) in commands. It renders what
 // the store holds, a page at a time, and never calls a provider itself.
 package ui
 
@@ -8,30 +8,30 @@ import (
 	"context"
 	"time"
 
-	"github.com/relink/relink/desk"
+	"github.com/relink/relink/backend"
 	"github.com/relink/relink/store"
 )
 
-// Actions are the desk operations the dashboard runs; *desk.Desk has them.
+// Actions are the backend operations the dashboard runs; *backend.Backend has them.
 // A nil Actions turns sync and links off (their keys vanish from help).
 type Actions interface {
-	Sync(ctx context.Context, only []string, progress func(desk.SyncProgress)) ([]desk.SyncReport, error)
-	DirectLink(ctx context.Context, ref string) (desk.Link, error)
-	DurableLink(ctx context.Context, ref string) (desk.Link, error)
+	Sync(ctx context.Context, only []string, progress func(backend.SyncProgress)) ([]backend.SyncReport, error)
+	DirectLink(ctx context.Context, ref string) (backend.Link, error)
+	DurableLink(ctx context.Context, ref string) (backend.Link, error)
 	// NoteLinkUse records in the connection's history and the audit log that
-	// a link of kind was copied or opened (action: desk.LinkCopied or
-	// desk.LinkOpened); never the URL.
+	// a link of kind was copied or opened (action: backend.LinkCopied or
+	// backend.LinkOpened); never the URL.
 	NoteLinkUse(ctx context.Context, ref, kind, action string) error
 }
 
-// Reminders plan and send reminders; *desk.Reminders has them. The
+// Reminders plan and send reminders; *backend.Reminders has them. The
 // dashboard plans first (who would get what, who is skipped and why, one
 // rendered sample), shows the plan, and sends it only once confirmed.
 type Reminders interface {
-	PlanReminders(ctx context.Context, refs []string, channel string) (desk.Plan, error)
+	PlanReminders(ctx context.Context, refs []string, channel string) (backend.Plan, error)
 	// SendReminders queues and sends the plan's messages; progress (called
 	// from other goroutines) sees messages finished of the total.
-	SendReminders(ctx context.Context, plan desk.Plan, progress func(done, total int)) (desk.Report, error)
+	SendReminders(ctx context.Context, plan backend.Plan, progress func(done, total int)) (backend.Report, error)
 }
 
 // Options configure the dashboard. Only Store is required.

@@ -7,7 +7,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/relink/relink/desk"
+	"github.com/relink/relink/backend"
 	"github.com/relink/relink/store"
 )
 
@@ -171,7 +171,7 @@ func (p *paletteOverlay) view(c *Context) string { return renderPalette(c, p) }
 // scrolls. With messages to send it asks, like confirmOverlay (No first,
 // the grace period); without, it only tells why and closes.
 type previewOverlay struct {
-	plan   desk.Plan
+	plan   backend.Plan
 	scroll int            // the first line of the sample shown
 	yes    bool           // the focused button; No first
 	onYes  func() tea.Cmd // nil: nothing to send, nothing to ask

@@ -12,7 +12,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/relink/relink/desk"
+	"github.com/relink/relink/backend"
 	"github.com/relink/relink/health"
 	"github.com/relink/relink/provider"
 	"github.com/relink/relink/provider/plaid"
@@ -22,7 +22,7 @@ import (
 	"github.com/relink/relink/ticket"
 )
 
-var _ Reminders = (*desk.Reminders)(nil)
+var _ Reminders = (*backend.Reminders)(nil)
 
 const testPublicURL = "https://relink.example.com"
 
@@ -31,7 +31,7 @@ const testPublicURL = "https://relink.example.com"
 // durable links, signed with a key in t.TempDir(); Belvo and Cobalt are
 // not, so theirs are skipped for having no reconnect link. Email goes to a
 // real SMTP mailbox on loopback.
-func testReminders(t testing.TB, st *store.Store, now func() time.Time) (*desk.Reminders, *remind.Mailbox) {
+func testReminders(t testing.TB, st *store.Store, now func() time.Time) (*backend.Reminders, *remind.Mailbox) {
 	t.Helper()
 	emu, err := sandbox.NewPlaid(sandbox.PlaidOptions{PerItemPerMinute: -1})
 	if err != nil {
@@ -48,7 +48,7 @@ func testReminders(t testing.TB, st *store.Store, now func() time.Time) (*desk.R
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &desk.Desk{Store: st, Providers: map[string]provider.Provider{"plaid": pc}, Operator: "dana", Now: now,
+	d := &backend.Backend{Store: st, Providers: map[string]provider.Provider{"plaid": pc}, Operator: "dana", Now: now,
 		Tickets: signer, PublicURL: testPublicURL, LinkTTL: 168 * time.Hour}
 	box, err := remind.StartMailbox(remind.MailboxOptions{})
 	if err != nil {
@@ -63,7 +63,7 @@ func testReminders(t testing.TB, st *store.Store, now func() time.Time) (*desk.R
 	if err != nil {
 		t.Fatal(err)
 	}
-	rem, err := desk.NewReminders(d, desk.RemindOptions{Templates: tpl, Channels: map[string]remind.Channel{remind.Email: email},
+	rem, err := backend.NewReminders(d, backend.RemindOptions{Templates: tpl, Channels: map[string]remind.Channel{remind.Email: email},
 		Cooldown: 24 * time.Hour, Backoff: remind.Backoff{Base: 5 * time.Millisecond, Max: 20 * time.Millisecond, MaxAttempts: 3}})
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +85,7 @@ func (h *harness) selectWhere(ok func(store.Connection) bool) {
 }
 
 // testRemindersFixed are testReminders on a clock that stays at epoch.
-func testRemindersFixed(t testing.TB, st *store.Store) *desk.Reminders {
+func testRemindersFixed(t testing.TB, st *store.Store) *backend.Reminders {
 	t.Helper()
 	rem, _ := testReminders(t, st, fixedClock)
 	return rem
@@ -321,8 +321,8 @@ func TestRemindProgressShowsInTheStatusLine(t *testing.T) {
 	id, _ := h.m.startTask("sending reminders")
 	h.m.Update(remindProgressMsg{task: id, done: 5, total: 12})
 	mustContain(t, h.line("sending"), "sending reminders 5/12")
-	h.send(remindDoneMsg{task: id, rep: desk.Report{Channel: "email", Sent: 10, Skipped: map[remind.Reason]int{remind.ReasonCooldown: 2},
-		Failed: []desk.Failure{{To: "a@example.com", Reason: "550 no such user"}}}})
+	h.send(remindDoneMsg{task: id, rep: backend.Report{Channel: "email", Sent: 10, Skipped: map[remind.Reason]int{remind.ReasonCooldown: 2},
+		Failed: []backend.Failure{{To: "a@example.com", Reason: "550 no such user"}}}})
 	mustContain(t, h.line("sent"), "✗ 10 sent · 2 skipped (2 cooldown) · 1 failed")
 }
 
@@ -475,7 +475,7 @@ func TestFunnelScrollsAt80x24(t *testing.T) {
 	if _, shown, n := funnelLines(&h.m.c, o); shown != n {
 		t.Fatalf("the seeded funnel (%d lines) should fit at 80x24, %d show", n, shown)
 	}
-	// A desk that reminds about everything, on two channels: more rows
+	// A backend that reminds about everything, on two channels: more rows
 	// than the screen has lines.
 	for _, topic := range funnelTopics() {
 		for _, ch := range []string{"email", "sms"} {

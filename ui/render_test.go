@@ -15,7 +15,7 @@ import (
 	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/relink/relink/desk"
+	"github.com/relink/relink/backend"
 	"github.com/relink/relink/health"
 	"github.com/relink/relink/store"
 )
@@ -173,7 +173,7 @@ func TestEveryLineFits(t *testing.T) {
 		{"qr", func(h *harness) { h.press("Q") }},
 		{"qr-with-link", func(h *harness) {
 			c, _ := h.m.selected()
-			h.m.links[c.ID] = desk.Link{Kind: "durable", ExpiresAt: epoch.Add(time.Hour),
+			h.m.links[c.ID] = backend.Link{Kind: "durable", ExpiresAt: epoch.Add(time.Hour),
 				URL: "https://relink.example.com/r/" + strings.Repeat("eyJpZCI6", 20)}
 		}},
 		{"filter", func(h *harness) {

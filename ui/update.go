@@ -7,7 +7,7 @@ import (
 
 // Update implements tea.Model. Keys go to the open overlay first (help,
 // confirmation, palette), then to the filter input while it has focus, then
-// to the table. Store results and desk outcomes are handled in
+// to the table. Store results and backend outcomes are handled in
 // update_data.go and update_tasks.go.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {

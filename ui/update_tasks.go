@@ -8,10 +8,10 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/relink/relink/desk"
+	"github.com/relink/relink/backend"
 )
 
-// handleTask applies the outcome of a desk operation.
+// handleTask applies the outcome of a backend operation.
 func (m *Model) handleTask(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case syncProgressMsg:
@@ -116,16 +116,16 @@ func (m *Model) syncNow() tea.Cmd {
 	return m.startSync()
 }
 
-// startSync runs desk.Sync in the background; its progress comes back
+// startSync runs backend.Sync in the background; its progress comes back
 // through a channel, one message at a time.
 func (m *Model) startSync() tea.Cmd {
 	id, spin := m.startTask("sync")
-	m.syncRunning, m.syncProgress = id, map[string]desk.SyncProgress{}
+	m.syncRunning, m.syncProgress = id, map[string]backend.SyncProgress{}
 	acts, ctx := m.opts.Actions, m.ctx
 	run := func() tea.Msg {
 		ch := make(chan tea.Msg, 64)
 		go func() {
-			reports, err := acts.Sync(ctx, nil, func(p desk.SyncProgress) {
+			reports, err := acts.Sync(ctx, nil, func(p backend.SyncProgress) {
 				select {
 				case ch <- syncProgressMsg{task: id, p: p, ch: ch}:
 				default: // the dashboard is behind; a later count will do
@@ -141,7 +141,7 @@ func (m *Model) startSync() tea.Cmd {
 func waitFor(ch <-chan tea.Msg) tea.Cmd { return func() tea.Msg { return <-ch } }
 
 // setProgress shows the running counts of a sync in its task.
-func (m *Model) setProgress(id int, p desk.SyncProgress) {
+func (m *Model) setProgress(id int, p backend.SyncProgress) {
 	if m.syncProgress == nil || id != m.syncRunning {
 		return
 	}
@@ -167,7 +167,7 @@ func (m *Model) setProgress(id int, p desk.SyncProgress) {
 	}
 }
 
-func syncSummary(reports []desk.SyncReport, err error) string {
+func syncSummary(reports []backend.SyncReport, err error) string {
 	var parts []string
 	changed := 0
 	for _, r := range reports {
@@ -264,7 +264,7 @@ func (m *Model) planRemind() tea.Cmd {
 // previewRemind shows a plan: whom it reaches, who is skipped and why, and
 // one rendered message, and asks before sending (No by default). A plan
 // with nothing to send only says so, with the reasons.
-func (m *Model) previewRemind(plan desk.Plan) tea.Cmd {
+func (m *Model) previewRemind(plan backend.Plan) tea.Cmd {
 	if m.overlay != nil { // another dialog came first: never cover it
 		return m.report(false, "reminders not sent: another dialog was open; press "+helpOf(m.c.Keys.Remind)+" again")
 	}
@@ -296,7 +296,7 @@ func (m *Model) targets() []string {
 
 // sendRemind sends a confirmed plan in the background: the task shows the
 // messages finished of the total, and the report's summary ends it.
-func (m *Model) sendRemind(plan desk.Plan) tea.Cmd {
+func (m *Model) sendRemind(plan backend.Plan) tea.Cmd {
 	id, spin := m.startTask("sending reminders")
 	m.setTaskProgress(id, fmt.Sprintf("0/%d", len(plan.Messages)))
 	rem, ctx := m.opts.Reminders, m.ctx

@@ -9,7 +9,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/relink/relink/desk"
+	"github.com/relink/relink/backend"
 	"github.com/relink/relink/health"
 	"github.com/relink/relink/store"
 	"github.com/relink/relink/themes"
@@ -21,7 +21,7 @@ type detailData struct {
 	ok         bool
 	history    []store.Event
 	historyErr error
-	link       *desk.Link
+	link       *backend.Link
 	showQR     bool    // the QR code of link was asked for
 	qr         qrImage // …and here it is
 	qrOff      string  // …or why it cannot be drawn
@@ -64,25 +64,25 @@ type qrCache struct {
 
 // currentLink is the newest still-valid link of conn: one minted in this
 // session, else one the store recorded (minted by the CLI, another agent…).
-func (m *Model) currentLink(conn store.Connection) (desk.Link, bool) {
+func (m *Model) currentLink(conn store.Connection) (backend.Link, bool) {
 	now := m.opts.Now()
 	if l, ok := m.links[conn.ID]; ok && l.ExpiresAt.After(now) {
 		return l, true
 	}
 	if m.historyFor != conn.ID {
-		return desk.Link{}, false
+		return backend.Link{}, false
 	}
 	for _, l := range m.storedLinks {
 		if l.RevokedAt != nil || (l.ExpiresAt != nil && !l.ExpiresAt.After(now)) {
 			continue
 		}
-		dl := desk.Link{URL: l.URL, Kind: l.Kind, Connection: conn.Ref()}
+		dl := backend.Link{URL: l.URL, Kind: l.Kind, Connection: conn.Ref()}
 		if l.ExpiresAt != nil {
 			dl.ExpiresAt = *l.ExpiresAt
 		}
 		return dl, true
 	}
-	return desk.Link{}, false
+	return backend.Link{}, false
 }
 
 // pane draws body in a bordered box of exactly w×h with title in its top border.
@@ -202,7 +202,7 @@ func renderDetail(c *Context, d detailData, w, h int) string {
 
 // link shows a link: its kind and time left, then the whole URL at the
 // pane's full width, as text to select and as a terminal hyperlink (OSC 8).
-func (f *fields) link(l *desk.Link, now time.Time) {
+func (f *fields) link(l *backend.Link, now time.Time) {
 	if l == nil {
 		return
 	}

@@ -8,7 +8,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/relink/relink/desk"
+	"github.com/relink/relink/backend"
 	"github.com/relink/relink/remind"
 )
 
@@ -116,7 +116,7 @@ func renderPreview(c *Context, o *previewOverlay) string {
 }
 
 // sendPrompt is the question: "Send 12 reminders by email?".
-func sendPrompt(p desk.Plan) string {
+func sendPrompt(p backend.Plan) string {
 	if len(p.Messages) == 1 {
 		return fmt.Sprintf("Send 1 reminder to %s by %s?", recipientName(p.Messages[0]), p.Channel)
 	}
@@ -125,7 +125,7 @@ func sendPrompt(p desk.Plan) string {
 
 // recipientsText is whom the plan reaches: "To 12 users, covering 15
 // connections", or the one user by name and address.
-func recipientsText(p desk.Plan) string {
+func recipientsText(p backend.Plan) string {
 	conns := plural(p.Connections(), "connection", "connections")
 	if len(p.Messages) == 1 {
 		pm := p.Messages[0]
@@ -138,7 +138,7 @@ func recipientsText(p desk.Plan) string {
 	return fmt.Sprintf("To %s, covering %s", plural(len(p.Messages), "user", "users"), conns)
 }
 
-func recipientName(pm desk.PlannedMessage) string {
+func recipientName(pm backend.PlannedMessage) string {
 	if pm.User.Name != "" {
 		return pm.User.Name
 	}
@@ -148,11 +148,11 @@ func recipientName(pm desk.PlannedMessage) string {
 // skipGroup is the connections skipped for one reason.
 type skipGroup struct {
 	reason remind.Reason
-	skips  []desk.Skipped
+	skips  []backend.Skipped
 }
 
 // skipGroups groups a plan's skips by reason, the most common first.
-func skipGroups(p desk.Plan) []skipGroup {
+func skipGroups(p backend.Plan) []skipGroup {
 	var out []skipGroup
 	at := map[remind.Reason]int{}
 	for _, sk := range p.Skipped {
@@ -173,7 +173,7 @@ func skipGroups(p desk.Plan) []skipGroup {
 
 // skipText sums the skips up: "3 skipped: 2 within cooldown, 1 not the
 // user's to fix".
-func skipText(p desk.Plan) string {
+func skipText(p backend.Plan) string {
 	var parts []string
 	for _, g := range skipGroups(p) {
 		parts = append(parts, fmt.Sprintf("%d %s", len(g.skips), reasonText(g.reason)))
@@ -187,7 +187,7 @@ const skipNames = 8
 // skipDetails are a line per reason (wrapped, or cut to w): who, and for a
 // lone skip its specifics ("within cooldown: Ada Okafor · reminded 2h ago
 // (cooldown 24h)").
-func skipDetails(c *Context, p desk.Plan, w int, wrap bool) []string {
+func skipDetails(c *Context, p backend.Plan, w int, wrap bool) []string {
 	s, ic := c.Styles, c.Styles.Icons
 	var out []string
 	for _, g := range skipGroups(p) {

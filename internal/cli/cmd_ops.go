@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"encoding/json"
@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/relink/relink/desk"
+	"github.com/relink/relink/backend"
 	"github.com/relink/relink/provider"
 	"github.com/relink/relink/store"
 )
@@ -123,19 +123,19 @@ func (a *app) syncCommand() *cobra.Command {
 type progressLine struct {
 	tty   bool
 	out   *os.File
-	state map[string]desk.SyncProgress
+	state map[string]backend.SyncProgress
 	last  time.Time
 }
 
 func (a *app) syncProgress() *progressLine {
-	p := &progressLine{state: map[string]desk.SyncProgress{}}
+	p := &progressLine{state: map[string]backend.SyncProgress{}}
 	if f, ok := a.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		p.tty, p.out = true, f
 	}
 	return p
 }
 
-func (p *progressLine) update(s desk.SyncProgress) {
+func (p *progressLine) update(s backend.SyncProgress) {
 	if !p.tty {
 		return
 	}
@@ -186,7 +186,7 @@ relink serve's /r/{ticket}: it stays valid for serve.link_ttl and mints a fresh
 token only when clicked; reminders use these. --revoke withdraws them.`,
 		Args: exactArgs(1, "one CONN, e.g. plaid:Ed6bjN…"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, _, err := desk.ParseRef(args[0]); err != nil {
+			if _, _, err := backend.ParseRef(args[0]); err != nil {
 				return usageError{err}
 			}
 			if revoke && (durable || asJSON) {

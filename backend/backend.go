@@ -2,7 +2,7 @@
 // line and the dashboard): syncing providers into the cache and minting
 // update-mode links. It is the only place that calls provider clients and
 // writes their results to the store.
-package desk
+package backend
 
 import (
 	"fmt"
@@ -14,8 +14,8 @@ import (
 	"github.com/relink/relink/ticket"
 )
 
-// Desk wires the store to the configured providers.
-type Desk struct {
+// Backend wires the store to the configured providers.
+type Backend struct {
 	Store     *store.Store
 	Providers map[string]provider.Provider // only the configured ones
 	Operator  string
@@ -27,7 +27,7 @@ type Desk struct {
 	LinkTTL   time.Duration
 }
 
-func (d *Desk) now() time.Time {
+func (d *Backend) now() time.Time {
 	if d.Now != nil {
 		return d.Now()
 	}

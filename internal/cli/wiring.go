@@ -1,12 +1,12 @@
-package main
+package cli
 
 import (
 	"context"
 	"os/user"
 	"time"
 
+	"github.com/relink/relink/backend"
 	"github.com/relink/relink/config"
-	"github.com/relink/relink/desk"
 	"github.com/relink/relink/store"
 	"github.com/relink/relink/ticket"
 	"github.com/relink/relink/vault"
@@ -58,11 +58,11 @@ func (a *app) openCache(ctx context.Context) (config.Config, *store.Store, error
 	return cfg, st, err
 }
 
-// env is a loaded config with an open store and the desk over it.
+// env is a loaded config with an open store and the backend over it.
 type env struct {
 	cfg  config.Config
 	st   *store.Store
-	desk *desk.Desk
+	desk *backend.Backend
 }
 
 func (a *app) open(ctx context.Context) (*env, error) {
@@ -84,7 +84,7 @@ func (a *app) open(ctx context.Context) (*env, error) {
 		st.Close()
 		return nil, err
 	}
-	return &env{cfg: cfg, st: st, desk: &desk.Desk{Store: st, Providers: provs, Operator: cfg.Operator, Now: time.Now,
+	return &env{cfg: cfg, st: st, desk: &backend.Backend{Store: st, Providers: provs, Operator: cfg.Operator, Now: time.Now,
 		Tickets: signer, PublicURL: cfg.Serve.PublicURL, LinkTTL: cfg.Serve.LinkTTL.Duration}}, nil
 }
 

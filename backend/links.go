@@ -1,4 +1,4 @@
-package desk
+package backend
 
 import (
 	"context"
@@ -24,7 +24,7 @@ type Link struct {
 
 // DirectLink mints a provider update-mode link for ref now, records it and
 // returns it.
-func (d *Desk) DirectLink(ctx context.Context, ref string) (Link, error) {
+func (d *Backend) DirectLink(ctx context.Context, ref string) (Link, error) {
 	conn, lt, err := d.mint(ctx, ref)
 	if err != nil {
 		return Link{}, err
@@ -38,7 +38,7 @@ func (d *Desk) DirectLink(ctx context.Context, ref string) (Link, error) {
 }
 
 // mint asks the connection's provider for an update-mode token.
-func (d *Desk) mint(ctx context.Context, ref string) (store.Connection, provider.LinkToken, error) {
+func (d *Backend) mint(ctx context.Context, ref string) (store.Connection, provider.LinkToken, error) {
 	conn, p, err := d.connection(ctx, ref)
 	if err != nil {
 		return conn, provider.LinkToken{}, err
@@ -54,7 +54,7 @@ func (d *Desk) mint(ctx context.Context, ref string) (store.Connection, provider
 	return conn, lt, nil
 }
 
-func (d *Desk) connection(ctx context.Context, ref string) (store.Connection, provider.Provider, error) {
+func (d *Backend) connection(ctx context.Context, ref string) (store.Connection, provider.Provider, error) {
 	provName, id, err := ParseRef(ref)
 	if err != nil {
 		return store.Connection{}, nil, err
@@ -82,12 +82,12 @@ func explainRefusal(conn store.Connection, err error) error {
 }
 
 // DurableLinksOn reports whether durable links can be made.
-func (d *Desk) DurableLinksOn() bool { return d.Tickets != nil && d.PublicURL != "" }
+func (d *Backend) DurableLinksOn() bool { return d.Tickets != nil && d.PublicURL != "" }
 
 // DurableLink makes a signed reconnect link for ref: serve.public_url +
 // /r/{ticket}, valid for serve.link_ttl. No provider token is minted until
 // the user clicks.
-func (d *Desk) DurableLink(ctx context.Context, ref string) (Link, error) {
+func (d *Backend) DurableLink(ctx context.Context, ref string) (Link, error) {
 	if !d.DurableLinksOn() {
 		return Link{}, errors.New("durable links need serve.public_url in the config (the address relink serve is reachable at)")
 	}
@@ -113,7 +113,7 @@ func (d *Desk) DurableLink(ctx context.Context, ref string) (Link, error) {
 }
 
 // RevokeLinks revokes every durable link of ref.
-func (d *Desk) RevokeLinks(ctx context.Context, ref string) (int, error) {
+func (d *Backend) RevokeLinks(ctx context.Context, ref string) (int, error) {
 	provName, id, err := ParseRef(ref)
 	if err != nil {
 		return 0, err
@@ -148,7 +148,7 @@ const (
 // Redeem handles a click on a durable link: check the ticket, then either
 // say nothing needs doing (healthy again) or mint a fresh provider token and
 // return where to redirect. Every click that names a real link is recorded.
-func (d *Desk) Redeem(ctx context.Context, token string) (Redemption, error) {
+func (d *Backend) Redeem(ctx context.Context, token string) (Redemption, error) {
 	if d.Tickets == nil {
 		return Redemption{Outcome: InvalidTicket, Reason: "reconnect links are not enabled on this server"}, nil
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -39,7 +39,7 @@ It stops cleanly on SIGINT or SIGTERM, finishing the requests in flight.`,
 				return usagef("--addr %q is not HOST:PORT (e.g. 127.0.0.1:8787)", addr)
 			}
 			log := server.NewLogger(a.stderr, slog.LevelInfo)
-			cfg := server.Config{Store: e.st, Desk: e.desk, Reconnect: e.desk, Logger: log,
+			cfg := server.Config{Store: e.st, Backend: e.desk, Reconnect: e.desk, Logger: log,
 				BelvoAuthorization: e.cfg.Belvo.WebhookAuthorization, CobaltSecret: e.cfg.Cobalt.WebhookSecret}
 			if c, ok := e.desk.Providers[provider.Plaid].(*plaid.Client); ok {
 				cfg.PlaidVerifier = plaid.NewVerifier(c)

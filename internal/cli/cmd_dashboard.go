@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -14,9 +14,9 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/relink/relink/backend"
 	"github.com/relink/relink/config"
 	"github.com/relink/relink/demo"
-	"github.com/relink/relink/desk"
 	"github.com/relink/relink/provider"
 	"github.com/relink/relink/provider/belvo"
 	"github.com/relink/relink/provider/plaid"
@@ -57,8 +57,8 @@ func (a *app) dashboard(ctx context.Context, f dashboardFlags) error {
 		cfg.UI.Theme = f.theme
 	}
 	var st *store.Store
-	var d *desk.Desk
-	var rem *desk.Reminders
+	var d *backend.Backend
+	var rem *backend.Reminders
 	var providers []string
 	if f.demo {
 		fmt.Fprintln(a.stderr, "relink: starting the demo (provider emulators on loopback, a throwaway cache)…")
@@ -67,7 +67,7 @@ func (a *app) dashboard(ctx context.Context, f dashboardFlags) error {
 			return err
 		}
 		defer env.Close()
-		st, d = env.Store, env.Desk
+		st, d = env.Store, env.Backend
 		if rem, err = demoReminders(env); err != nil {
 			return err
 		}
@@ -117,7 +117,7 @@ func keyOverrides(cfg config.Config) map[string][]string {
 
 // demoReminders sends the demo's reminders by email to a local mailbox on
 // loopback: a real SMTP conversation that never leaves the machine.
-func demoReminders(e *demo.Env) (*desk.Reminders, error) {
+func demoReminders(e *demo.Env) (*backend.Reminders, error) {
 	box, err := remind.StartMailbox(remind.MailboxOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("demo: starting the local mailbox: %w", err)
@@ -131,7 +131,7 @@ func demoReminders(e *demo.Env) (*desk.Reminders, error) {
 	if err != nil {
 		return nil, err
 	}
-	return desk.NewReminders(e.Desk, desk.RemindOptions{Templates: tpl, Channels: map[string]remind.Channel{remind.Email: email},
+	return backend.NewReminders(e.Backend, backend.RemindOptions{Templates: tpl, Channels: map[string]remind.Channel{remind.Email: email},
 		Cooldown: 24 * time.Hour})
 }
 
@@ -140,7 +140,7 @@ func demoReminders(e *demo.Env) (*desk.Reminders, error) {
 // cannot draw over the dashboard.
 func demoServer(e *demo.Env) (http.Handler, error) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	cfg := server.Config{Store: e.Store, Desk: e.Desk, Reconnect: e.Desk, Logger: log, CobaltSecret: e.CobaltSecret,
+	cfg := server.Config{Store: e.Store, Backend: e.Backend, Reconnect: e.Backend, Logger: log, CobaltSecret: e.CobaltSecret,
 		BelvoAuthorization: e.BelvoAuthorization}
 	if pc, ok := e.Providers[provider.Plaid].(*plaid.Client); ok {
 		cfg.PlaidVerifier = plaid.NewVerifier(pc)

@@ -1,4 +1,4 @@
-package desk_test
+package backend_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/relink/relink/desk"
+	"github.com/relink/relink/backend"
 	"github.com/relink/relink/health"
 	"github.com/relink/relink/provider"
 	"github.com/relink/relink/provider/plaid"
@@ -19,7 +19,7 @@ import (
 )
 
 type linkWorld struct {
-	desk  *desk.Desk
+	desk  *backend.Backend
 	st    *store.Store
 	emu   *sandbox.Plaid
 	clock *time.Time
@@ -67,7 +67,7 @@ func newLinkWorld(t *testing.T) *linkWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.desk = &desk.Desk{Store: w.st, Providers: map[string]provider.Provider{"plaid": pc}, Operator: "dana", Now: clock,
+	w.desk = &backend.Backend{Store: w.st, Providers: map[string]provider.Provider{"plaid": pc}, Operator: "dana", Now: clock,
 		Tickets: signer, PublicURL: "https://relink.example.com/", LinkTTL: 48 * time.Hour}
 	if _, err := w.desk.Sync(ctx, nil, nil); err != nil {
 		t.Fatal(err)
@@ -94,12 +94,12 @@ func TestDurableLinkRedirectsToAFreshProviderPage(t *testing.T) {
 		t.Fatalf("link %+v", l)
 	}
 	r, err := w.desk.Redeem(ctx, ticketOf(t, l.URL))
-	if err != nil || r.Outcome != desk.Redirect || !strings.HasPrefix(r.URL, w.emu.URL()) {
+	if err != nil || r.Outcome != backend.Redirect || !strings.HasPrefix(r.URL, w.emu.URL()) {
 		t.Fatalf("redeem %+v %v", r, err)
 	}
 	// A second click mints another token: the link stays good for days.
 	r2, _ := w.desk.Redeem(ctx, ticketOf(t, l.URL))
-	if r2.Outcome != desk.Redirect || r2.URL == r.URL {
+	if r2.Outcome != backend.Redirect || r2.URL == r.URL {
 		t.Fatalf("second click %+v", r2)
 	}
 	conn, _ := w.st.Connection(ctx, "plaid", "item-broken")
@@ -146,24 +146,24 @@ func TestDurableLinkRefusals(t *testing.T) {
 	tk := ticketOf(t, l.URL)
 
 	fine, _ := w.desk.DurableLink(ctx, "plaid:item-fine")
-	if r, _ := w.desk.Redeem(ctx, ticketOf(t, fine.URL)); r.Outcome != desk.NothingToDo {
+	if r, _ := w.desk.Redeem(ctx, ticketOf(t, fine.URL)); r.Outcome != backend.NothingToDo {
 		t.Fatalf("healthy connection: %+v", r)
 	}
-	if r, _ := w.desk.Redeem(ctx, flipChar(tk, len(tk)/3)); r.Outcome != desk.InvalidTicket {
+	if r, _ := w.desk.Redeem(ctx, flipChar(tk, len(tk)/3)); r.Outcome != backend.InvalidTicket {
 		t.Fatalf("tampered: %+v", r)
 	}
-	if r, _ := w.desk.Redeem(ctx, "garbage"); r.Outcome != desk.InvalidTicket {
+	if r, _ := w.desk.Redeem(ctx, "garbage"); r.Outcome != backend.InvalidTicket {
 		t.Fatalf("garbage: %+v", r)
 	}
 	*w.clock = w.clock.Add(49 * time.Hour)
-	if r, _ := w.desk.Redeem(ctx, tk); r.Outcome != desk.ExpiredTicket {
+	if r, _ := w.desk.Redeem(ctx, tk); r.Outcome != backend.ExpiredTicket {
 		t.Fatalf("expired: %+v", r)
 	}
 	*w.clock = w.clock.Add(-49 * time.Hour)
 	if n, err := w.desk.RevokeLinks(ctx, "plaid:item-broken"); err != nil || n != 1 {
 		t.Fatalf("revoke %d %v", n, err)
 	}
-	if r, _ := w.desk.Redeem(ctx, tk); r.Outcome != desk.RevokedTicket {
+	if r, _ := w.desk.Redeem(ctx, tk); r.Outcome != backend.RevokedTicket {
 		t.Fatalf("revoked: %+v", r)
 	}
 }

@@ -1,4 +1,4 @@
-package desk_test
+package backend_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/relink/relink/desk"
+	"github.com/relink/relink/backend"
 	"github.com/relink/relink/provider"
 	"github.com/relink/relink/provider/belvo"
 	"github.com/relink/relink/provider/plaid"
@@ -41,7 +41,7 @@ func report(b *testing.B, n int, reqs int64, wall, cpu time.Duration) {
 	b.ReportMetric(float64(reqs)/wall.Seconds(), "req/s")
 }
 
-// BenchmarkSyncBelvo100k: desk.Sync of 100,000 Belvo links from the
+// BenchmarkSyncBelvo100k: backend.Sync of 100,000 Belvo links from the
 // emulator into the cache (listing, mapping, storing).
 func BenchmarkSyncBelvo100k(b *testing.B) {
 	const n = 100_000
@@ -68,7 +68,7 @@ func BenchmarkSyncBelvo100k(b *testing.B) {
 	var wall, cpu time.Duration
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		d := &desk.Desk{Store: benchStore(b), Providers: map[string]provider.Provider{"belvo": c}, Operator: "bench"}
+		d := &backend.Backend{Store: benchStore(b), Providers: map[string]provider.Provider{"belvo": c}, Operator: "bench"}
 		b.StartTimer()
 		start, c0 := time.Now(), cpuTime()
 		reps, err := d.Sync(context.Background(), nil, nil)
@@ -80,7 +80,7 @@ func BenchmarkSyncBelvo100k(b *testing.B) {
 	report(b, n, emu.Requests(), wall, cpu)
 }
 
-// BenchmarkSyncPlaid10k: desk.Sync of 10,000 Plaid Items (one /item/get
+// BenchmarkSyncPlaid10k: backend.Sync of 10,000 Plaid Items (one /item/get
 // each) with the rate limits lifted, so it measures our cost; with Plaid's
 // published 5,000/min per client the same sync takes at least 2 minutes.
 func BenchmarkSyncPlaid10k(b *testing.B) {
@@ -112,7 +112,7 @@ func BenchmarkSyncPlaid10k(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	d := &desk.Desk{Store: st, Providers: map[string]provider.Provider{"plaid": c}, Operator: "bench"}
+	d := &backend.Backend{Store: st, Providers: map[string]provider.Provider{"plaid": c}, Operator: "bench"}
 	b.ResetTimer()
 	var wall, cpu time.Duration
 	for i := 0; i < b.N; i++ {

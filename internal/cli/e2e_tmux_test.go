@@ -1,4 +1,4 @@
-package main_test
+package cli_test
 
 import (
 	"bytes"
@@ -207,7 +207,7 @@ func e2eBinary(t *testing.T) (bin, dir string) {
 	bin = os.Getenv("RELINK_E2E_BIN") // a binary built already; by default the test builds one
 	if bin == "" {
 		bin = filepath.Join(dir, "relink")
-		build := exec.Command("go", "build", "-o", bin, ".")
+		build := exec.Command("go", "build", "-o", bin, "github.com/relink/relink")
 		if out, err := build.CombinedOutput(); err != nil {
 			t.Fatalf("go build: %v\n%s", err, out)
 		}

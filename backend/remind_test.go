@@ -1,4 +1,4 @@
-package desk_test
+package backend_test
 
 import (
 	"context"
@@ -20,8 +20,8 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/relink/relink/backend"
 	"github.com/relink/relink/config"
-	"github.com/relink/relink/desk"
 	"github.com/relink/relink/health"
 	"github.com/relink/relink/provider"
 	"github.com/relink/relink/provider/plaid"
@@ -45,7 +45,7 @@ type rconn struct {
 type rworld struct {
 	t      testing.TB
 	st     *store.Store
-	desk   *desk.Desk
+	desk   *backend.Backend
 	emu    *sandbox.Plaid
 	box    *remind.Mailbox
 	mu     sync.Mutex
@@ -59,7 +59,7 @@ const publicURL = "https://relink.example.com"
 
 // newRWorld opens a cache with conns registered and their health applied,
 // a Plaid emulator holding them (so a reminder's link can be redeemed), a
-// desk with durable links on, and a loopback mailbox.
+// backend with durable links on, and a loopback mailbox.
 func newRWorld(t testing.TB, conns ...rconn) *rworld {
 	t.Helper()
 	ctx := context.Background()
@@ -90,7 +90,7 @@ func newRWorld(t testing.TB, conns ...rconn) *rworld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.desk = &desk.Desk{Store: w.st, Providers: map[string]provider.Provider{"plaid": pc}, Operator: "dana", Now: clock,
+	w.desk = &backend.Backend{Store: w.st, Providers: map[string]provider.Provider{"plaid": pc}, Operator: "dana", Now: clock,
 		Tickets: signer, PublicURL: publicURL + "/", LinkTTL: 72 * time.Hour}
 	w.box, err = remind.StartMailbox(remind.MailboxOptions{})
 	if err != nil {
@@ -159,9 +159,9 @@ func (w *rworld) setHealth(id string, cat health.Category) {
 	}
 }
 
-// reminders builds the desk's reminders over the mailbox; mod adjusts
+// reminders builds the backend's reminders over the mailbox; mod adjusts
 // the options.
-func (w *rworld) reminders(mod func(*desk.RemindOptions)) *desk.Reminders {
+func (w *rworld) reminders(mod func(*backend.RemindOptions)) *backend.Reminders {
 	w.t.Helper()
 	tpl, err := remind.LoadTemplates("")
 	if err != nil {
@@ -171,12 +171,12 @@ func (w *rworld) reminders(mod func(*desk.RemindOptions)) *desk.Reminders {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	o := desk.RemindOptions{Templates: tpl, Channels: map[string]remind.Channel{remind.Email: email}, Cooldown: 24 * time.Hour,
+	o := backend.RemindOptions{Templates: tpl, Channels: map[string]remind.Channel{remind.Email: email}, Cooldown: 24 * time.Hour,
 		Backoff: remind.Backoff{Base: 5 * time.Millisecond, Max: 20 * time.Millisecond, MaxAttempts: 4}}
 	if mod != nil {
 		mod(&o)
 	}
-	r, err := desk.NewReminders(w.desk, o)
+	r, err := backend.NewReminders(w.desk, o)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func (w *rworld) reminders(mod func(*desk.RemindOptions)) *desk.Reminders {
 	return r
 }
 
-func (w *rworld) mustPlan(r *desk.Reminders, a desk.Audience) desk.Plan {
+func (w *rworld) mustPlan(r *backend.Reminders, a backend.Audience) backend.Plan {
 	w.t.Helper()
 	p, err := r.Plan(context.Background(), a, remind.Email)
 	if err != nil {
@@ -193,7 +193,7 @@ func (w *rworld) mustPlan(r *desk.Reminders, a desk.Audience) desk.Plan {
 	return p
 }
 
-func (w *rworld) mustSend(r *desk.Reminders, p desk.Plan) desk.Report {
+func (w *rworld) mustSend(r *backend.Reminders, p backend.Plan) backend.Report {
 	w.t.Helper()
 	rep, err := r.SendReminders(context.Background(), p, nil)
 	if err != nil {
@@ -292,7 +292,7 @@ func TestRemindersReachAMailboxWithDurableLinks(t *testing.T) {
 	// fresh provider token.
 	tok, _ := url.PathUnescape(strings.TrimPrefix(links[0], publicURL+"/r/"))
 	red, err := w.desk.Redeem(ctx, tok)
-	if err != nil || red.Outcome != desk.Redirect || red.Connection != "plaid:ana-locked" {
+	if err != nil || red.Outcome != backend.Redirect || red.Connection != "plaid:ana-locked" {
 		t.Fatalf("redeeming the mailed link: %+v %v", red, err)
 	}
 	c, _ := w.st.Connection(ctx, "plaid", "ana-login")
@@ -321,10 +321,10 @@ func TestSendingAPlanTwiceSendsOnce(t *testing.T) {
 	ctx := context.Background()
 	w := newRWorld(t, people...)
 	r := w.reminders(nil)
-	plan := w.mustPlan(r, desk.Audience{AllFailing: true})
+	plan := w.mustPlan(r, backend.Audience{AllFailing: true})
 	// Two operators confirm the same plan at once, then one clicks again.
 	var wg sync.WaitGroup
-	reps := make([]desk.Report, 2)
+	reps := make([]backend.Report, 2)
 	for i := range reps {
 		wg.Add(1)
 		go func() {
@@ -344,13 +344,13 @@ func TestSendingAPlanTwiceSendsOnce(t *testing.T) {
 		t.Fatalf("reports %+v %+v %+v", reps[0], reps[1], third)
 	}
 	// A new plan within the cooldown skips them.
-	again := w.mustPlan(r, desk.Audience{AllFailing: true})
+	again := w.mustPlan(r, backend.Audience{AllFailing: true})
 	if len(again.Messages) != 0 || again.SkipCounts()[remind.ReasonCooldown] != 3 {
 		t.Fatalf("replan: %+v", again.Skipped)
 	}
 	// Without a cooldown, a new plan sends again, but the same plan never.
-	r0 := w.reminders(func(o *desk.RemindOptions) { o.Cooldown = 0 })
-	p0 := w.mustPlan(r0, desk.Audience{Refs: []string{"plaid:bob-pw"}})
+	r0 := w.reminders(func(o *backend.RemindOptions) { o.Cooldown = 0 })
+	p0 := w.mustPlan(r0, backend.Audience{Refs: []string{"plaid:bob-pw"}})
 	w.mustSend(r0, p0)
 	if rep := w.mustSend(r0, p0); rep.Sent != 0 || rep.Skipped[remind.ReasonDuplicate] != 1 {
 		t.Fatalf("the same plan twice: %+v", rep)
@@ -373,7 +373,7 @@ func TestSkipReasonsThroughTheDesk(t *testing.T) {
 	)...)
 	lisbon, _ := time.LoadLocation("Europe/Lisbon")
 	quiet, _ := remind.ParseQuietHours("21:00-08:00", lisbon)
-	r := w.reminders(func(o *desk.RemindOptions) { o.Quiet = quiet })
+	r := w.reminders(func(o *backend.RemindOptions) { o.Quiet = quiet })
 	all := append(refs(people), "plaid:gus-expiring", "plaid:hal-passed", "plaid:ivy-unchecked", "belvo:jo-belvo", "plaid:kim-consent")
 	plan, err := r.PlanReminders(ctx, all, remind.Email)
 	if err != nil {
@@ -413,42 +413,42 @@ func TestSkipReasonsThroughTheDesk(t *testing.T) {
 	// Within the cooldown.
 	w.advance(time.Hour)
 	w.setHealth("bob-pw", health.PasswordExpired)
-	plan = w.mustPlan(r, desk.Audience{Refs: []string{"plaid:ana-locked", "plaid:bob-pw"}})
+	plan = w.mustPlan(r, backend.Audience{Refs: []string{"plaid:ana-locked", "plaid:bob-pw"}})
 	if c := plan.SkipCounts(); c[remind.ReasonCooldown] != 1 || len(plan.Messages) != 1 {
 		t.Fatalf("cooldown: %v", plan.Skipped)
 	}
 	// Quiet hours in the operator's zone: 22:00 in Lisbon.
 	w.advance(9 * time.Hour)
-	plan = w.mustPlan(r, desk.Audience{Refs: []string{"plaid:bob-pw"}})
+	plan = w.mustPlan(r, backend.Audience{Refs: []string{"plaid:bob-pw"}})
 	if c := plan.SkipCounts(); c[remind.ReasonQuietHours] != 1 || len(plan.Messages) != 0 {
 		t.Fatalf("quiet hours: %v", plan.Skipped)
 	}
 	// A plan made before quiet hours is not sent during them.
 	w.advance(12 * time.Hour)
-	plan = w.mustPlan(r, desk.Audience{Refs: []string{"plaid:bob-pw"}})
+	plan = w.mustPlan(r, backend.Audience{Refs: []string{"plaid:bob-pw"}})
 	w.advance(-12 * time.Hour)
 	if rep := w.mustSend(r, plan); rep.Sent != 0 || rep.Skipped[remind.ReasonQuietHours] != 1 {
 		t.Fatalf("send in quiet hours: %+v", rep)
 	}
 	// Already queued: a message left queued by a run whose SMTP server was down.
 	w.advance(12 * time.Hour)
-	down := w.reminders(func(o *desk.RemindOptions) {
+	down := w.reminders(func(o *backend.RemindOptions) {
 		o.Quiet = quiet
 		o.Channels = map[string]remind.Channel{remind.Email: deadEmail(t)}
 	})
 	if _, err := down.SendReminders(ctx, plan, nil); err == nil {
 		t.Fatal("sending through a server that is down")
 	}
-	plan = w.mustPlan(r, desk.Audience{Refs: []string{"plaid:bob-pw"}})
+	plan = w.mustPlan(r, backend.Audience{Refs: []string{"plaid:bob-pw"}})
 	if c := plan.SkipCounts(); c[remind.ReasonQueued] != 1 {
 		t.Fatalf("queued: %v", plan.Skipped)
 	}
 	// Categories and warnings select the audience too.
-	byCat, err := r.Plan(ctx, desk.Audience{Category: "consent_expiring"}, remind.Email)
+	byCat, err := r.Plan(ctx, backend.Audience{Category: "consent_expiring"}, remind.Email)
 	if err != nil || byCat.Considered != 2 {
 		t.Fatalf("by warning: %d %v", byCat.Considered, err)
 	}
-	if _, err := r.Plan(ctx, desk.Audience{Category: "healthy"}, remind.Email); err == nil {
+	if _, err := r.Plan(ctx, backend.Audience{Category: "healthy"}, remind.Email); err == nil {
 		t.Fatal("healthy is not a category to remind")
 	}
 	if _, err := r.PlanReminders(ctx, []string{"plaid:nope"}, remind.Email); err == nil || !strings.Contains(err.Error(), "not in the cache") {
@@ -480,7 +480,7 @@ func TestTransientFailuresRetryAndPermanentOnesFail(t *testing.T) {
 	defer box.Close()
 	w.box = box
 	r := w.reminders(nil)
-	rep, err := r.SendReminders(ctx, w.mustPlan(r, desk.Audience{AllFailing: true}), nil)
+	rep, err := r.SendReminders(ctx, w.mustPlan(r, backend.Audience{AllFailing: true}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -511,7 +511,7 @@ func TestChannelDownKeepsTheRestQueuedForTheNextRun(t *testing.T) {
 	addr := w.box.Addr()
 	w.box.Close() // the SMTP server is down
 	r := w.reminders(nil)
-	rep, err := r.SendReminders(ctx, w.mustPlan(r, desk.Audience{AllFailing: true}), nil)
+	rep, err := r.SendReminders(ctx, w.mustPlan(r, backend.Audience{AllFailing: true}), nil)
 	if err == nil || !strings.Contains(err.Error(), "connecting to SMTP server") || !strings.Contains(err.Error(), "stay queued") {
 		t.Fatalf("err %v", err)
 	}
@@ -525,7 +525,7 @@ func TestChannelDownKeepsTheRestQueuedForTheNextRun(t *testing.T) {
 	defer box.Close()
 	w.box = box
 	// The next run, with nothing new to send, delivers what was queued.
-	rep, err = r.SendReminders(ctx, desk.Plan{Channel: remind.Email}, nil)
+	rep, err = r.SendReminders(ctx, backend.Plan{Channel: remind.Email}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -533,7 +533,7 @@ func TestChannelDownKeepsTheRestQueuedForTheNextRun(t *testing.T) {
 		t.Fatalf("resume %+v", rep)
 	}
 	// Whatever was not queued before the stop is planned afresh.
-	rep = w.mustSend(r, w.mustPlan(r, desk.Audience{AllFailing: true}))
+	rep = w.mustSend(r, w.mustPlan(r, backend.Audience{AllFailing: true}))
 	if got := w.received(); got["ana@example.com"] != 1 || got["bob@example.com"] != 1 {
 		t.Fatalf("received %v (last %+v)", got, rep)
 	}
@@ -548,11 +548,11 @@ func TestWebhookChannelThroughTheDesk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := w.reminders(func(o *desk.RemindOptions) { o.Channels = map[string]remind.Channel{remind.Webhook: wh} })
+	r := w.reminders(func(o *backend.RemindOptions) { o.Channels = map[string]remind.Channel{remind.Webhook: wh} })
 	if err := r.Ready(remind.Email); err == nil {
 		t.Fatal("email is not configured here")
 	}
-	plan, err := r.Plan(context.Background(), desk.Audience{AllFailing: true}, remind.Webhook)
+	plan, err := r.Plan(context.Background(), backend.Audience{AllFailing: true}, remind.Webhook)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -600,7 +600,7 @@ func TestRemindCrashChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &desk.Desk{Store: st, Providers: map[string]provider.Provider{"plaid": pc}, Operator: "child", Now: time.Now,
+	d := &backend.Backend{Store: st, Providers: map[string]provider.Provider{"plaid": pc}, Operator: "child", Now: time.Now,
 		Tickets: signer, PublicURL: publicURL, LinkTTL: time.Hour}
 	host, port, _ := strings.Cut(smtpAddr, ":")
 	p, _ := strconv.Atoi(port)
@@ -609,12 +609,12 @@ func TestRemindCrashChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	tpl, _ := remind.LoadTemplates("")
-	r, err := desk.NewReminders(d, desk.RemindOptions{Templates: tpl, Channels: map[string]remind.Channel{remind.Email: email},
+	r, err := backend.NewReminders(d, backend.RemindOptions{Templates: tpl, Channels: map[string]remind.Channel{remind.Email: email},
 		Cooldown: 24 * time.Hour, Limits: map[string]remind.Limit{remind.Email: {Concurrency: conc, PerSecond: 1500}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := r.Plan(ctx, desk.Audience{AllFailing: true}, remind.Email)
+	plan, err := r.Plan(ctx, backend.Audience{AllFailing: true}, remind.Email)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -780,7 +780,7 @@ func BenchmarkRemind10k(b *testing.B) {
 						user: fmt.Sprintf("u%05d", i), cat: health.LoginRequired})
 				}
 				w := newRWorld(b, conns...)
-				r := w.reminders(func(o *desk.RemindOptions) {
+				r := w.reminders(func(o *backend.RemindOptions) {
 					if bc.limit != nil {
 						o.Limits = map[string]remind.Limit{remind.Email: *bc.limit}
 					}
@@ -788,7 +788,7 @@ func BenchmarkRemind10k(b *testing.B) {
 				ctx := context.Background()
 				b.StartTimer()
 				start := time.Now()
-				plan, err := r.Plan(ctx, desk.Audience{AllFailing: true}, remind.Email)
+				plan, err := r.Plan(ctx, backend.Audience{AllFailing: true}, remind.Email)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -1,4 +1,4 @@
-package desk
+package backend
 
 import (
 	"errors"
@@ -10,11 +10,11 @@ import (
 	"github.com/relink/relink/remind"
 )
 
-// Reminders plans and sends reminders over the desk: who may be reminded
+// Reminders plans and sends reminders over the backend: who may be reminded
 // (remind.Policy), one message per user with a durable link per
 // connection, queued in the store's outbox before anything is sent, then
-// delivered by a remind.Dispatcher per channel. It embeds the Desk, so it
-// offers every desk operation too.
+// delivered by a remind.Dispatcher per channel. It embeds the Backend, so it
+// offers every backend operation too.
 //
 // Crash safety: a message is queued (with its idempotency key) before it
 // is sent, marked 'sending' by this run right before the channel gets it,
@@ -25,7 +25,7 @@ import (
 // and only the messages in flight at the kill (at most one per concurrent
 // send) can arrive twice.
 type Reminders struct {
-	*Desk
+	*Backend
 	opts RemindOptions
 	// writes serialises this value's writes to the store: SQLite takes one
 	// writer at a time, and waiting on a mutex is much cheaper than its
@@ -61,7 +61,7 @@ func DefaultLimit(channel string) remind.Limit {
 }
 
 // NewReminders checks the options and returns reminders over d.
-func NewReminders(d *Desk, o RemindOptions) (*Reminders, error) {
+func NewReminders(d *Backend, o RemindOptions) (*Reminders, error) {
 	if o.Templates == nil {
 		return nil, errors.New("reminders need templates")
 	}
@@ -83,7 +83,7 @@ func NewReminders(d *Desk, o RemindOptions) (*Reminders, error) {
 			o.Sender = e.Sender()
 		}
 	}
-	return &Reminders{Desk: d, opts: o, writes: &sync.Mutex{}}, nil
+	return &Reminders{Backend: d, opts: o, writes: &sync.Mutex{}}, nil
 }
 
 // Channels lists the configured channels.

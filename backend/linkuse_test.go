@@ -1,4 +1,4 @@
-package desk_test
+package backend_test
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/relink/relink/desk"
+	"github.com/relink/relink/backend"
 	"github.com/relink/relink/store"
 )
 
@@ -23,11 +23,11 @@ func TestNoteLinkUseRecordsHistoryAndAuditWithoutTheToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	*w.clock = w.clock.Add(time.Minute)
-	if err := w.desk.NoteLinkUse(ctx, "plaid:item-broken", "direct", desk.LinkCopied); err != nil {
+	if err := w.desk.NoteLinkUse(ctx, "plaid:item-broken", "direct", backend.LinkCopied); err != nil {
 		t.Fatal(err)
 	}
 	*w.clock = w.clock.Add(time.Minute)
-	if err := w.desk.NoteLinkUse(ctx, "plaid:item-broken", "durable", desk.LinkOpened); err != nil {
+	if err := w.desk.NoteLinkUse(ctx, "plaid:item-broken", "durable", backend.LinkOpened); err != nil {
 		t.Fatal(err)
 	}
 
@@ -102,10 +102,10 @@ func TestNoteLinkUseRefusesWhatItCannotRecord(t *testing.T) {
 	w := newLinkWorld(t)
 	ctx := context.Background()
 	for _, c := range []struct{ ref, kind, action, want string }{
-		{"plaid:item-broken", "secret", desk.LinkCopied, "unknown link kind"},
+		{"plaid:item-broken", "secret", backend.LinkCopied, "unknown link kind"},
 		{"plaid:item-broken", "direct", "printed", "unknown action"},
-		{"plaid:item-nobody", "direct", desk.LinkCopied, "not found"},
-		{"item-broken", "direct", desk.LinkCopied, "not a connection id"},
+		{"plaid:item-nobody", "direct", backend.LinkCopied, "not found"},
+		{"item-broken", "direct", backend.LinkCopied, "not a connection id"},
 	} {
 		err := w.desk.NoteLinkUse(ctx, c.ref, c.kind, c.action)
 		if err == nil || !strings.Contains(err.Error(), c.want) {

@@ -1,4 +1,4 @@
-package desk
+package backend
 
 import (
 	"context"

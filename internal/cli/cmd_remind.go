@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -15,7 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/relink/relink/desk"
+	"github.com/relink/relink/backend"
 	"github.com/relink/relink/health"
 	"github.com/relink/relink/remind"
 	"github.com/relink/relink/store"
@@ -52,7 +52,7 @@ config file ($XDG_CONFIG_HOME/relink/templates).`,
 				return usagef("name who to remind: CONN ids, --category C or --all-failing (exactly one)")
 			}
 			for _, ref := range args {
-				if _, _, err := desk.ParseRef(ref); err != nil {
+				if _, _, err := backend.ParseRef(ref); err != nil {
 					return usageError{err}
 				}
 			}
@@ -76,7 +76,7 @@ config file ($XDG_CONFIG_HOME/relink/templates).`,
 				return err
 			}
 			defer rem.Close()
-			plan, err := rem.Plan(ctx, desk.Audience{Refs: args, Category: category, AllFailing: allFailing}, channel)
+			plan, err := rem.Plan(ctx, backend.Audience{Refs: args, Category: category, AllFailing: allFailing}, channel)
 			if err != nil {
 				return err
 			}
@@ -141,17 +141,17 @@ func remindableGroup(name string) bool {
 	return c.Valid() && c.Failing()
 }
 
-// reminders builds the desk's reminders from the config: the configured
+// reminders builds the backend's reminders from the config: the configured
 // channels, templates from the templates directory beside the config file,
 // the cooldown and quiet hours (in the operator's zone).
-func (a *app) reminders(e *env) (*desk.Reminders, error) {
+func (a *app) reminders(e *env) (*backend.Reminders, error) {
 	tpl, err := remind.LoadTemplates(a.templatesDir(e))
 	if err != nil {
 		return nil, err
 	}
 	rc := e.cfg.Reminders
 	channels := map[string]remind.Channel{}
-	fail := func(err error) (*desk.Reminders, error) {
+	fail := func(err error) (*backend.Reminders, error) {
 		for _, c := range channels {
 			c.Close()
 		}
@@ -182,7 +182,7 @@ func (a *app) reminders(e *env) (*desk.Reminders, error) {
 	if err != nil {
 		return fail(err)
 	}
-	return desk.NewReminders(e.desk, desk.RemindOptions{Templates: tpl, Channels: channels,
+	return backend.NewReminders(e.desk, backend.RemindOptions{Templates: tpl, Channels: channels,
 		Cooldown: rc.Cooldown.Duration, Quiet: quiet})
 }
 
@@ -203,7 +203,7 @@ func (a *app) templatesDir(e *env) string {
 	return filepath.Join(base, "relink", "templates")
 }
 
-func planHeadline(p desk.Plan, queued int) string {
+func planHeadline(p backend.Plan, queued int) string {
 	s := fmt.Sprintf("%s by %s to %s, covering %s",
 		plural(len(p.Messages), "reminder", "reminders"), p.Channel, plural(len(p.Messages), "user", "users"),
 		plural(p.Connections(), "connection", "connections"))
@@ -217,7 +217,7 @@ func planHeadline(p desk.Plan, queued int) string {
 }
 
 // printPlan lists who would get what, why the others would not, and a sample.
-func (a *app) printPlan(p desk.Plan) {
+func (a *app) printPlan(p backend.Plan) {
 	w := a.stdout
 	fmt.Fprintf(w, "Would send %s by %s, covering %s:\n", plural(len(p.Messages), "reminder", "reminders"), p.Channel,
 		plural(p.Connections(), "connection", "connections"))
@@ -250,7 +250,7 @@ func (a *app) printPlan(p desk.Plan) {
 }
 
 // printReport prints the summary and the failures (the first 20).
-func (a *app) printReport(rep desk.Report) {
+func (a *app) printReport(rep backend.Report) {
 	fmt.Fprintln(a.stdout, rep.Summary())
 	for i, f := range rep.Failed {
 		if i == 20 {

@@ -1,4 +1,4 @@
-package desk
+package backend
 
 import (
 	"context"
@@ -18,7 +18,7 @@ const (
 // ("direct link copied by dana") and one in the audit log (who, when, which
 // kind). Neither holds the URL, whose token is a credential for as long as
 // it lives.
-func (d *Desk) NoteLinkUse(ctx context.Context, ref, kind, action string) error {
+func (d *Backend) NoteLinkUse(ctx context.Context, ref, kind, action string) error {
 	switch kind {
 	case "direct", "durable":
 	default:

@@ -1,4 +1,4 @@
-package desk
+package backend
 
 import (
 	"context"
@@ -38,7 +38,7 @@ type SyncReport struct {
 // named), all at once, and records each one's sync state. A provider that
 // fails leaves what it had not reached as it was and says so in its report;
 // the returned error joins the failures.
-func (d *Desk) Sync(ctx context.Context, only []string, progress func(SyncProgress)) ([]SyncReport, error) {
+func (d *Backend) Sync(ctx context.Context, only []string, progress func(SyncProgress)) ([]SyncReport, error) {
 	names, err := d.selected(only)
 	if err != nil {
 		return nil, err
@@ -70,7 +70,7 @@ func (d *Desk) Sync(ctx context.Context, only []string, progress func(SyncProgre
 	return reports, errors.Join(errs...)
 }
 
-func (d *Desk) selected(only []string) ([]string, error) {
+func (d *Backend) selected(only []string) ([]string, error) {
 	if len(only) == 0 {
 		var names []string
 		for n := range d.Providers {
@@ -90,7 +90,7 @@ func (d *Desk) selected(only []string) ([]string, error) {
 	return only, nil
 }
 
-func (d *Desk) syncOne(ctx context.Context, name string, progress func(SyncProgress)) SyncReport {
+func (d *Backend) syncOne(ctx context.Context, name string, progress func(SyncProgress)) SyncReport {
 	p := d.Providers[name]
 	start := d.now()
 	rep := SyncReport{Provider: name}
@@ -181,7 +181,7 @@ func (d *Desk) syncOne(ctx context.Context, name string, progress func(SyncProgr
 
 // checkUnchecked checks every connection of the provider that no signal
 // has reached yet, storing the results in batches.
-func (d *Desk) checkUnchecked(ctx context.Context, name string, p provider.Provider) (int, error) {
+func (d *Backend) checkUnchecked(ctx context.Context, name string, p provider.Provider) (int, error) {
 	var creds []store.Cred
 	if err := d.Store.Creds(ctx, name, true, func(c store.Cred) bool { creds = append(creds, c); return true }); err != nil {
 		return 0, err
@@ -207,7 +207,7 @@ func (d *Desk) checkUnchecked(ctx context.Context, name string, p provider.Provi
 
 // recheck reads again the connections a signal said may have changed
 // (a finished update-mode session, a Belvo historical update).
-func (d *Desk) recheck(ctx context.Context, name string, ids []string) error {
+func (d *Backend) recheck(ctx context.Context, name string, ids []string) error {
 	for _, id := range ids {
 		if err := d.Check(ctx, name+":"+id); err != nil && !errors.Is(err, provider.ErrNotSupported) {
 			return err
@@ -217,7 +217,7 @@ func (d *Desk) recheck(ctx context.Context, name string, ids []string) error {
 }
 
 // Check reads one connection's health from its provider now and stores it.
-func (d *Desk) Check(ctx context.Context, ref string) error {
+func (d *Backend) Check(ctx context.Context, ref string) error {
 	name, id, err := ParseRef(ref)
 	if err != nil {
 		return err
@@ -240,7 +240,7 @@ func (d *Desk) Check(ctx context.Context, ref string) error {
 }
 
 // observation turns a provider observation into a store one.
-func (d *Desk) observation(name string, o provider.Observation) store.Observation {
+func (d *Backend) observation(name string, o provider.Observation) store.Observation {
 	return store.Observation{Provider: name, ProviderID: o.ProviderID, Institution: o.Institution, EventID: o.EventID,
 		Kind: o.Kind, Signal: o.Signal, Raw: o.Raw, ReceivedAt: d.now(),
 		// Belvo lists its links itself; Plaid and Cobalt connections come from the registry.

@@ -1,13 +1,11 @@
-package main
+package cli
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -15,31 +13,6 @@ import (
 	"github.com/relink/relink/provider/sandbox"
 	"github.com/relink/relink/remind"
 )
-
-// runRemind runs relink with the remind command registered (main.go may
-// not register it yet).
-func (c *cli) runRemind(stdin string, args ...string) (string, string, int) {
-	var out, errb bytes.Buffer
-	a := &app{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb, getenv: func(k string) string { return c.env[k] }}
-	root := a.rootCommand()
-	if cmd, _, err := root.Find([]string{"remind"}); err != nil || cmd == root {
-		root.AddCommand(a.remindCommand())
-	}
-	root.SetArgs(args)
-	root.SetIn(a.stdin)
-	root.SetOut(&out)
-	root.SetErr(&errb)
-	err := root.ExecuteContext(context.Background())
-	if err == nil {
-		return out.String(), errb.String(), exitOK
-	}
-	fmt.Fprintln(&errb, "relink:", err)
-	var u usageError
-	if errors.As(err, &u) {
-		return out.String(), errb.String(), exitUsage
-	}
-	return out.String(), errb.String(), exitFailure
-}
 
 // remindCLI is a cache synced from the Plaid emulator, a mailbox, and a
 // config that sends reminders to it.
@@ -103,7 +76,7 @@ from = "Acme Support <support@acme.example>"
 
 func TestRemindDryRunListsWhoGetsWhatAndWhy(t *testing.T) {
 	c, box := remindCLI(t)
-	out, errs, code := c.runRemind("", "remind", "--all-failing", "--dry-run")
+	out, errs, code := c.run("", "remind", "--all-failing", "--dry-run")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
@@ -123,12 +96,12 @@ func TestRemindDryRunListsWhoGetsWhatAndWhy(t *testing.T) {
 		t.Fatal("a dry run sent mail")
 	}
 	// A named connection that is healthy is skipped with its reason.
-	out, _, _ = c.runRemind("", "remind", "plaid:item-ok", "--dry-run")
+	out, _, _ = c.run("", "remind", "plaid:item-ok", "--dry-run")
 	if !strings.Contains(out, "plaid:item-ok") || !strings.Contains(out, "healthy again") {
 		t.Fatalf("healthy: %s", out)
 	}
 	// The dry run works for a channel that is not configured, and says so.
-	out, _, code = c.runRemind("", "remind", "--category", "account_locked", "--channel", "sms", "--dry-run")
+	out, _, code = c.run("", "remind", "--category", "account_locked", "--channel", "sms", "--dry-run")
 	if code != 0 || !strings.Contains(out, "no phone number") || !strings.Contains(out, "SMS reminders are not configured") {
 		t.Fatalf("sms dry run: %d %s", code, out)
 	}
@@ -136,11 +109,11 @@ func TestRemindDryRunListsWhoGetsWhatAndWhy(t *testing.T) {
 
 func TestRemindNeedsYesWithoutATerminalThenSendsOnce(t *testing.T) {
 	c, box := remindCLI(t)
-	_, errs, code := c.runRemind("", "remind", "--all-failing")
+	_, errs, code := c.run("", "remind", "--all-failing")
 	if code != 2 || !strings.Contains(errs, "pass --yes") || box.Count() != 0 {
 		t.Fatalf("without --yes: exit %d, %q, %d sent", code, errs, box.Count())
 	}
-	out, errs, code := c.runRemind("", "remind", "--all-failing", "--yes")
+	out, errs, code := c.run("", "remind", "--all-failing", "--yes")
 	if code != 0 {
 		t.Fatalf("exit %d: %s %s", code, out, errs)
 	}
@@ -157,7 +130,7 @@ func TestRemindNeedsYesWithoutATerminalThenSendsOnce(t *testing.T) {
 		}
 	}
 	// Again: everyone is within the cooldown.
-	out, _, code = c.runRemind("", "remind", "--all-failing", "--yes")
+	out, _, code = c.run("", "remind", "--all-failing", "--yes")
 	if code != 0 || !strings.Contains(out, "Nothing to send: 4 skipped (3 cooldown, 1 not the user's to fix)") || box.Count() != 2 {
 		t.Fatalf("second run: %d %s", code, out)
 	}
@@ -185,7 +158,7 @@ func TestRemindUsageAndConfigErrors(t *testing.T) {
 		{[]string{"remind", "--all-failing", "--channel", "webhook", "--yes"}, 1, "webhook reminders are not configured"},
 	}
 	for _, tc := range cases {
-		_, errs, code := c.runRemind("", tc.args...)
+		_, errs, code := c.run("", tc.args...)
 		if code != tc.code || !strings.Contains(errs, tc.msg) {
 			t.Errorf("%v: exit %d (want %d), stderr %q (want %q)", tc.args, code, tc.code, errs, tc.msg)
 		}
@@ -194,7 +167,7 @@ func TestRemindUsageAndConfigErrors(t *testing.T) {
 	dir := filepath.Join(filepath.Dir(c.env["RELINK_CONFIG"]), "templates", "steps")
 	os.MkdirAll(dir, 0o700)
 	os.WriteFile(filepath.Join(dir, "account_locked.txt"), []byte("Unlock {{.Bank}}"), 0o600)
-	_, errs, code := c.runRemind("", "remind", "--all-failing", "--dry-run")
+	_, errs, code := c.run("", "remind", "--all-failing", "--dry-run")
 	if code != 1 || !strings.Contains(errs, filepath.Join(dir, "account_locked.txt")) {
 		t.Fatalf("bad template: %d %s", code, errs)
 	}
@@ -213,14 +186,10 @@ func TestRemindAsksOnATerminal(t *testing.T) {
 	bin := os.Getenv("RELINK_E2E_BIN") // a binary built already; by default the test builds one
 	if bin == "" {
 		bin = filepath.Join(c.dir, "relink")
-		if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		if out, err := exec.Command("go", "build", "-o", bin, "github.com/relink/relink").CombinedOutput(); err != nil {
 			t.Fatalf("go build: %v\n%s", err, out)
 		}
 	}
-	if out, _ := exec.Command(bin, "remind", "--help").CombinedOutput(); !strings.Contains(string(out), "--all-failing") {
-		t.Skip("this build does not register the remind command yet (main.go)")
-	}
-	session := fmt.Sprintf("relink-remind-%d", os.Getpid())
 	sock := filepath.Join(c.dir, "tmux.sock")
 	tmux := func(args ...string) string {
 		out, _ := exec.Command("tmux", append([]string{"-S", sock}, args...)...).CombinedOutput()
@@ -228,37 +197,47 @@ func TestRemindAsksOnATerminal(t *testing.T) {
 	}
 	defer tmux("kill-server")
 	env := fmt.Sprintf("RELINK_CONFIG=%s RELINK_DB=%s RELINK_SECRET_KEY=%s", c.env["RELINK_CONFIG"], c.env["RELINK_DB"], testKey)
-	screen := func() string { return tmux("capture-pane", "-p", "-t", session) }
-	waitFor := func(what string) string {
+	// Each run gets a session of its own whose command is the run itself, so
+	// nothing typed is ever on screen: what the test waits for can only be
+	// the program's output (and the shell's "EXIT=<digits>" after it).
+	exited := regexp.MustCompile(`(?m)^EXIT=(\d+)$`)
+	start := func(session string) {
+		tmux("new-session", "-d", "-s", session, "-x", "150", "-y", "30",
+			"sh -c '"+env+" "+bin+" remind --all-failing; echo EXIT=$?; exec sleep 3600'")
+	}
+	waitFor := func(session string, done func(string) bool) string {
 		t.Helper()
+		screen := func() string { return tmux("capture-pane", "-p", "-t", session) }
 		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			if s := screen(); strings.Contains(s, what) {
+			if s := screen(); done(s) {
 				return s
 			}
 		}
-		t.Fatalf("waiting for %q; screen:\n%s", what, screen())
+		t.Fatalf("%s: gave up waiting; screen:\n%s", session, screen())
 		return ""
 	}
-	tmux("new-session", "-d", "-s", session, "-x", "150", "-y", "30", "sh")
-	tmux("send-keys", "-t", session, env+" "+bin+" remind --all-failing; echo EXIT=$?", "Enter")
-	waitFor("Send 2 reminders? [y/N]")
-	tmux("send-keys", "-t", session, "Enter") // the default: No
-	s := waitFor("EXIT=")
-	if !strings.Contains(s, "Nothing sent.") || !strings.Contains(s, "EXIT=0") || box.Count() != 0 {
-		t.Fatalf("declined by default:\n%s", s)
+	prompt := func(s string) bool { return strings.Contains(s, "Send 2 reminders? [y/N]") }
+	exit := func(s string) bool { return exited.MatchString(s) }
+
+	start("declines")
+	waitFor("declines", prompt)
+	tmux("send-keys", "-t", "declines", "Enter") // the default: No
+	s := waitFor("declines", exit)
+	if got := exited.FindStringSubmatch(s)[1]; got != "0" || !strings.Contains(s, "Nothing sent.") || box.Count() != 0 {
+		t.Fatalf("declined by default: exit %s, %d sent:\n%s", got, box.Count(), s)
 	}
-	tmux("send-keys", "-t", session, "clear; "+env+" "+bin+" remind --all-failing; echo DONE=$?", "Enter")
-	waitFor("Send 2 reminders? [y/N]")
-	tmux("send-keys", "-t", session, "y", "Enter")
-	s = waitFor("DONE=")
-	if !strings.Contains(s, "2 sent · 1 skipped") || !strings.Contains(s, "DONE=0") || box.Count() != 2 {
-		t.Fatalf("confirmed:\n%s", s)
+	start("confirms")
+	waitFor("confirms", prompt)
+	tmux("send-keys", "-t", "confirms", "y", "Enter")
+	s = waitFor("confirms", exit)
+	if got := exited.FindStringSubmatch(s)[1]; got != "0" || !strings.Contains(s, "2 sent · 1 skipped") || box.Count() != 2 {
+		t.Fatalf("confirmed: exit %s, %d sent:\n%s", got, box.Count(), s)
 	}
 }
 
 func TestReportShowsTheReconnectFunnel(t *testing.T) {
 	c, _, emu := remindCLIEmu(t)
-	if _, errs, code := c.runRemind("", "remind", "--all-failing", "--yes"); code != 0 {
+	if _, errs, code := c.run("", "remind", "--all-failing", "--yes"); code != 0 {
 		t.Fatal(errs)
 	}
 	if err := emu.Repair("item-reset"); err != nil {
@@ -267,16 +246,11 @@ func TestReportShowsTheReconnectFunnel(t *testing.T) {
 	if _, errs, code := c.run("", "sync"); code != 0 {
 		t.Fatal(errs)
 	}
-	var out bytes.Buffer
-	a := &app{stdin: strings.NewReader(""), stdout: &out, stderr: &out, getenv: func(k string) string { return c.env[k] }}
 	for _, format := range []string{"table", "json"} {
-		out.Reset()
-		cmd := a.reportCommand()
-		cmd.SetArgs([]string{"--format", format})
-		if err := cmd.ExecuteContext(context.Background()); err != nil {
-			t.Fatal(err)
+		s, errs, code := c.run("", "report", "--format", format)
+		if code != 0 {
+			t.Fatalf("report --format %s: exit %d: %s", format, code, errs)
 		}
-		s := out.String()
 		switch format {
 		case "table":
 			for _, want := range []string{"CATEGORY", "MEDIAN TO REPAIR", "password_expired", "1 (100%)", "account_locked", "institution_down"} {

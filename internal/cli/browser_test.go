@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -40,7 +40,7 @@ func TestBrowserDurableLinkRepairsPlaid(t *testing.T) {
 	}
 	t.Cleanup(func() { env.Close() })
 	conn := browserFailingPlaid(ctx, t, env)
-	link, err := env.Desk.DurableLink(ctx, conn.Ref())
+	link, err := env.Backend.DurableLink(ctx, conn.Ref())
 	if err != nil {
 		t.Fatal(err)
 	}
