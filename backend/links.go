@@ -16,10 +16,10 @@ import (
 
 // Link is a minted update-mode link.
 type Link struct {
-	URL        string    `json:"url"`
-	ExpiresAt  time.Time `json:"expires_at"`
-	Kind       string    `json:"kind"` // direct | durable
-	Connection string    `json:"connection"`
+	URL        string         `json:"url"`
+	ExpiresAt  time.Time      `json:"expires_at"`
+	Kind       store.LinkKind `json:"kind"`
+	Connection string         `json:"connection"`
 }
 
 // DirectLink mints a provider update-mode link for ref now, records it and
@@ -30,11 +30,11 @@ func (d *Backend) DirectLink(ctx context.Context, ref string) (Link, error) {
 		return Link{}, err
 	}
 	exp := lt.ExpiresAt
-	if _, err := d.Store.AddLink(ctx, store.Link{ConnectionID: conn.ID, Kind: "direct", URL: lt.URL, ExpiresAt: &exp,
+	if _, err := d.Store.AddLink(ctx, store.Link{ConnectionID: conn.ID, Kind: store.LinkDirect, URL: lt.URL, ExpiresAt: &exp,
 		TokenHash: provider.TokenHash(lt.Token), Operator: d.Operator, CreatedAt: d.now()}); err != nil {
 		return Link{}, err
 	}
-	return Link{URL: lt.URL, ExpiresAt: lt.ExpiresAt, Kind: "direct", Connection: ref}, nil
+	return Link{URL: lt.URL, ExpiresAt: lt.ExpiresAt, Kind: store.LinkDirect, Connection: ref}, nil
 }
 
 // mint asks the connection's provider for an update-mode token.
@@ -105,11 +105,11 @@ func (d *Backend) DurableLink(ctx context.Context, ref string) (Link, error) {
 	}
 	u := strings.TrimRight(d.PublicURL, "/") + "/r/" + url.PathEscape(d.Tickets.Sign(t))
 	exp := t.Expires
-	if _, err := d.Store.AddLink(ctx, store.Link{ConnectionID: conn.ID, Kind: "durable", URL: u, Ticket: t.ID,
+	if _, err := d.Store.AddLink(ctx, store.Link{ConnectionID: conn.ID, Kind: store.LinkDurable, URL: u, Ticket: t.ID,
 		ExpiresAt: &exp, Operator: d.Operator, CreatedAt: d.now()}); err != nil {
 		return Link{}, err
 	}
-	return Link{URL: u, ExpiresAt: exp, Kind: "durable", Connection: conn.Ref()}, nil
+	return Link{URL: u, ExpiresAt: exp, Kind: store.LinkDurable, Connection: conn.Ref()}, nil
 }
 
 // RevokeLinks revokes every durable link of ref.
@@ -186,7 +186,7 @@ func (d *Backend) Redeem(ctx context.Context, token string) (Redemption, error) 
 	// The fresh token is recorded like a direct link, so the provider's
 	// session webhook (which names only the token) finds its connection.
 	exp := lt.ExpiresAt
-	if _, err := d.Store.AddLink(ctx, store.Link{ConnectionID: conn.ID, Kind: "direct", URL: lt.URL, ExpiresAt: &exp,
+	if _, err := d.Store.AddLink(ctx, store.Link{ConnectionID: conn.ID, Kind: store.LinkDirect, URL: lt.URL, ExpiresAt: &exp,
 		TokenHash: provider.TokenHash(lt.Token), Operator: "end user, via a durable link", CreatedAt: d.now()}); err != nil {
 		return Redemption{}, err
 	}

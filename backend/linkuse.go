@@ -18,10 +18,8 @@ const (
 // ("direct link copied by dana") and one in the audit log (who, when, which
 // kind). Neither holds the URL, whose token is a credential for as long as
 // it lives.
-func (d *Backend) NoteLinkUse(ctx context.Context, ref, kind, action string) error {
-	switch kind {
-	case "direct", "durable":
-	default:
+func (d *Backend) NoteLinkUse(ctx context.Context, ref string, kind store.LinkKind, action string) error {
+	if !kind.Valid() {
 		return fmt.Errorf("noting a link use: unknown link kind %q (want direct or durable)", kind)
 	}
 	verb := ""
@@ -48,5 +46,5 @@ func (d *Backend) NoteLinkUse(ctx context.Context, ref, kind, action string) err
 	if err := d.Store.Note(ctx, conn.ID, "link", fmt.Sprintf("%s link %s by %s", kind, action, who)); err != nil {
 		return err
 	}
-	return d.Store.Audit(ctx, store.AuditEntry{At: d.now(), Operator: d.Operator, Action: verb, Target: conn.Ref(), Detail: kind + " link"})
+	return d.Store.Audit(ctx, store.AuditEntry{At: d.now(), Operator: d.Operator, Action: verb, Target: conn.Ref(), Detail: string(kind) + " link"})
 }

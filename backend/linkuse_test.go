@@ -101,7 +101,12 @@ func TestNoteLinkUseRecordsHistoryAndAuditWithoutTheToken(t *testing.T) {
 func TestNoteLinkUseRefusesWhatItCannotRecord(t *testing.T) {
 	w := newLinkWorld(t)
 	ctx := context.Background()
-	for _, c := range []struct{ ref, kind, action, want string }{
+	for _, c := range []struct {
+		ref    string
+		kind   store.LinkKind
+		action string
+		want   string
+	}{
 		{"plaid:item-broken", "secret", backend.LinkCopied, "unknown link kind"},
 		{"plaid:item-broken", "direct", "printed", "unknown action"},
 		{"plaid:item-nobody", "direct", backend.LinkCopied, "not found"},

@@ -8,11 +8,26 @@ import (
 	"time"
 )
 
+// LinkKind says how a link reaches the provider's update page.
+type LinkKind string
+
+// The kinds of link.
+const (
+	// LinkDirect is the provider's update page with a token minted now.
+	LinkDirect LinkKind = "direct"
+	// LinkDurable is serve.public_url + /r/{ticket}: the token is minted
+	// when the user clicks.
+	LinkDurable LinkKind = "durable"
+)
+
+// Valid reports whether k is one of the kinds.
+func (k LinkKind) Valid() bool { return k == LinkDirect || k == LinkDurable }
+
 // Link is a minted update-mode link.
 type Link struct {
 	ID           int64
 	ConnectionID int64
-	Kind         string // direct | durable
+	Kind         LinkKind
 	URL          string
 	Ticket       string
 	TokenHash    string // provider.TokenHash of the minted token, if any
@@ -44,7 +59,7 @@ func (s *Store) AddLink(ctx context.Context, l Link) (int64, error) {
 		if err != nil {
 			return fmt.Errorf("store: recording a link: %w", err)
 		}
-		summary := l.Kind + " link minted by " + l.Operator
+		summary := string(l.Kind) + " link minted by " + l.Operator
 		if l.ExpiresAt != nil {
 			summary += ", expires " + l.ExpiresAt.UTC().Format(time.RFC3339)
 		}
@@ -55,7 +70,7 @@ func (s *Store) AddLink(ctx context.Context, l Link) (int64, error) {
 		if err != nil {
 			return fmt.Errorf("store: noting the link: %w", err)
 		}
-		return insertAudit(ctx, tx, l.CreatedAt, l.Operator, "link", ref, l.Kind)
+		return insertAudit(ctx, tx, l.CreatedAt, l.Operator, "link", ref, string(l.Kind))
 	})
 	return id, err
 }

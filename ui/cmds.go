@@ -128,21 +128,9 @@ func (m *Model) openFunnel() tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, queryTimeout)
 		defer cancel()
-		rows, err := st.Funnel(ctx, since, funnelTopics())
+		rows, err := st.Funnel(ctx, since, health.Topics())
 		return funnelMsg{id: id, since: since, rows: rows, err: err}
 	}
-}
-
-// funnelTopics are what the funnel counts as failing: the failing
-// categories, worst first, then the warnings reminders go out for.
-func funnelTopics() []string {
-	var out []string
-	for _, c := range health.Categories() {
-		if c.Failing() {
-			out = append(out, string(c))
-		}
-	}
-	return append(out, string(health.ConsentExpiring), string(health.PasswordChangeWarning))
 }
 
 // markAllCmd reads the ids of every row of the group and filter, up to a cap.
@@ -188,7 +176,7 @@ func tick(d time.Duration, msg tea.Msg) tea.Cmd {
 // openCmd opens url in the browser and, once the browser has started,
 // records in the history and the audit log that the kind link of ref was
 // opened.
-func (m *Model) openCmd(connID int64, ref, kind, url string) tea.Cmd {
+func (m *Model) openCmd(connID int64, ref string, kind store.LinkKind, url string) tea.Cmd {
 	open, acts, ctx := m.open, m.opts.Actions, m.ctx
 	return func() tea.Msg {
 		if err := open(url); err != nil {
@@ -199,14 +187,14 @@ func (m *Model) openCmd(connID int64, ref, kind, url string) tea.Cmd {
 }
 
 // noteCopyCmd records that the kind link of ref was copied.
-func (m *Model) noteCopyCmd(connID int64, ref, kind string) tea.Cmd {
+func (m *Model) noteCopyCmd(connID int64, ref string, kind store.LinkKind) tea.Cmd {
 	acts, ctx := m.opts.Actions, m.ctx
 	return func() tea.Msg {
 		return linkNotedMsg{connID: connID, err: noteUse(ctx, acts, ref, kind, backend.LinkCopied)}
 	}
 }
 
-func noteUse(ctx context.Context, acts Actions, ref, kind, action string) error {
+func noteUse(ctx context.Context, acts Actions, ref string, kind store.LinkKind, action string) error {
 	if acts == nil {
 		return nil
 	}

@@ -21,7 +21,7 @@ type Actions interface {
 	// NoteLinkUse records in the connection's history and the audit log that
 	// a link of kind was copied or opened (action: backend.LinkCopied or
 	// backend.LinkOpened); never the URL.
-	NoteLinkUse(ctx context.Context, ref, kind, action string) error
+	NoteLinkUse(ctx context.Context, ref string, kind store.LinkKind, action string) error
 }
 
 // Reminders plan and send reminders; *backend.Reminders has them. The

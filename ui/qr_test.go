@@ -85,7 +85,7 @@ func linkFixture(t *testing.T, opts Options, w, h int) (*harness, string) {
 	}
 	url := "http://127.0.0.1:40123/hosted/link-sandbox-3eea47bf-6a7f-4558-b96b-7e17c62238bb"
 	exp := epoch.Add(29 * time.Minute)
-	if _, err := st.AddLink(context.Background(), store.Link{ConnectionID: c.ID, Kind: "direct", URL: url, ExpiresAt: &exp,
+	if _, err := st.AddLink(context.Background(), store.Link{ConnectionID: c.ID, Kind: store.LinkDirect, URL: url, ExpiresAt: &exp,
 		Operator: "dana", CreatedAt: epoch.Add(-time.Minute)}); err != nil {
 		t.Fatal(err)
 	}

@@ -173,7 +173,7 @@ func TestEveryLineFits(t *testing.T) {
 		{"qr", func(h *harness) { h.press("Q") }},
 		{"qr-with-link", func(h *harness) {
 			c, _ := h.m.selected()
-			h.m.links[c.ID] = backend.Link{Kind: "durable", ExpiresAt: epoch.Add(time.Hour),
+			h.m.links[c.ID] = backend.Link{Kind: store.LinkDurable, ExpiresAt: epoch.Add(time.Hour),
 				URL: "https://relink.example.com/r/" + strings.Repeat("eyJpZCI6", 20)}
 		}},
 		{"filter", func(h *harness) {
@@ -315,7 +315,7 @@ func enrich(t *testing.T, st *store.Store, m *Model) {
 		t.Fatal(err)
 	}
 	exp := epoch.Add(29 * time.Minute)
-	_, err := st.AddLink(ctx, store.Link{ConnectionID: c.ID, Kind: "direct", Operator: "dana", CreatedAt: epoch.Add(-time.Minute),
+	_, err := st.AddLink(ctx, store.Link{ConnectionID: c.ID, Kind: store.LinkDirect, Operator: "dana", CreatedAt: epoch.Add(-time.Minute),
 		URL: "https://sandbox.example/link/update?token=link-sandbox-6f1c2d9e-8a4b-4c1e-9f0a-1b2c3d4e5f60", ExpiresAt: &exp})
 	if err != nil {
 		t.Fatal(err)

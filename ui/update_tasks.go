@@ -9,6 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/relink/relink/backend"
+	"github.com/relink/relink/store"
 )
 
 // handleTask applies the outcome of a backend operation.
@@ -24,7 +25,7 @@ func (m *Model) handleTask(msg tea.Msg) tea.Cmd {
 	case linkMsg:
 		m.endTask(msg.task)
 		if msg.err != nil {
-			return m.fail(msg.link.Kind+" link for "+msg.who, msg.err)
+			return m.fail(string(msg.link.Kind)+" link for "+msg.who, msg.err)
 		}
 		l := msg.link
 		m.links[msg.connID] = l
@@ -200,9 +201,9 @@ func (m *Model) mintLink(durable, open bool) tea.Cmd {
 	if !ok {
 		return nil
 	}
-	kind, mint := "direct", m.opts.Actions.DirectLink
+	kind, mint := store.LinkDirect, m.opts.Actions.DirectLink
 	if durable {
-		kind, mint = "durable", m.opts.Actions.DurableLink
+		kind, mint = store.LinkDurable, m.opts.Actions.DurableLink
 	}
 	who, ref, ctx := displayName(c), c.Ref(), m.ctx
 	id, spin := m.startTask(fmt.Sprintf("minting a %s link for %s", kind, who))

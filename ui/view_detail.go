@@ -11,6 +11,7 @@ import (
 
 	"github.com/relink/relink/backend"
 	"github.com/relink/relink/health"
+	"github.com/relink/relink/internal/textfmt"
 	"github.com/relink/relink/store"
 	"github.com/relink/relink/themes"
 )
@@ -178,7 +179,7 @@ func renderDetail(c *Context, d detailData, w, h int) string {
 		f.text("message", s.Text, hl.UserMessage, 3, false)
 	}
 	if hl.FirstFailedAt != nil {
-		f.parts("failing", s.Text.Render("for "+ageText(now.Sub(*hl.FirstFailedAt))), s.Subtle.Render("· since "+dateText(*hl.FirstFailedAt, now)))
+		f.parts("failing", s.Text.Render("for "+textfmt.Age(now.Sub(*hl.FirstFailedAt))), s.Subtle.Render("· since "+dateText(*hl.FirstFailedAt, now)))
 	}
 	if !hl.ObservedAt.IsZero() {
 		f.parts("seen", s.Subtle.Render(agoText(&hl.ObservedAt, now)), s.Subtle.Render(nonEmpty("by ", string(hl.Source))))
@@ -207,7 +208,7 @@ func (f *fields) link(l *backend.Link, now time.Time) {
 		return
 	}
 	s := f.s
-	f.parts("link", s.Info.Render(l.Kind), s.Subtle.Render("· "+leftText(*l, now)))
+	f.parts("link", s.Info.Render(string(l.Kind)), s.Subtle.Render("· "+leftText(*l, now)))
 	st := s.Info.Hyperlink(l.URL, "id="+hyperlinkID(l.URL))
 	for _, part := range strings.Split(ansi.Hardwrap(l.URL, f.w, false), "\n") {
 		f.lines = append(f.lines, st.Render(part))
@@ -279,7 +280,7 @@ func (f *fields) history(d detailData, now time.Time) {
 		f.lines = append(f.lines, s.Subtle.Render("no events"))
 	}
 	for _, e := range d.history {
-		head := s.Subtle.Render(fit(ageText(now.Sub(e.ObservedAt)), 5, "") + " " + fit(e.Kind, 9, ""))
+		head := s.Subtle.Render(fit(textfmt.Age(now.Sub(e.ObservedAt)), 5, "") + " " + fit(e.Kind, 9, ""))
 		what := strings.Join(nonBlank(e.Summary, e.ProviderCode), " ")
 		if e.ProviderCode != "" && 15+lipgloss.Width(what) > f.w { // the raw code on a line of its own
 			f.lines = append(f.lines, head+s.Text.Render(e.Summary), strings.Repeat(" ", 15)+s.Subtle.Render(e.ProviderCode))
