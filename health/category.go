@@ -133,3 +133,16 @@ func (w Warning) Title() string {
 	}
 	return ""
 }
+
+// Topics are what a reminder can be about and what the reconnect funnel
+// counts: the failing categories, worst first, then the warnings reminders
+// go out for (Warning.Remindable). The slice is a fresh copy.
+func Topics() []string {
+	var out []string
+	for _, c := range ordered {
+		if c.Failing() {
+			out = append(out, string(c))
+		}
+	}
+	return append(out, string(ConsentExpiring), string(PasswordChangeWarning))
+}

@@ -34,7 +34,8 @@ const (
 // maxSMS is the longest body a Twilio-style API accepts.
 const maxSMS = 1600
 
-// stepTopics are the categories and warnings with their own step text.
+// stepTopics are the categories and warnings with their own step text (a
+// subset of health.Topics: the others share the default step).
 func stepTopics() []string {
 	return []string{
 		string(health.LoginRequired), string(health.MFARequired), string(health.AccountLocked),

@@ -8,32 +8,16 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/relink/relink/backend"
+	"github.com/relink/relink/internal/textfmt"
 	"github.com/relink/relink/store"
 )
-
-// ageText is a short duration: "now", "42s", "12m", "5h", "3d".
-func ageText(d time.Duration) string {
-	switch {
-	case d < 0:
-		return "0s"
-	case d < time.Second:
-		return "now"
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d/time.Second))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d/time.Minute))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh", int(d/time.Hour))
-	}
-	return fmt.Sprintf("%dd", int(d/(24*time.Hour)))
-}
 
 // agoText is "3m ago", or "never" for no time.
 func agoText(t *time.Time, now time.Time) string {
 	if t == nil || t.IsZero() {
 		return "never"
 	}
-	a := ageText(now.Sub(*t))
+	a := textfmt.Age(now.Sub(*t))
 	if a == "now" {
 		return "just now"
 	}
@@ -45,7 +29,7 @@ func untilText(d time.Duration) string {
 	if d <= 0 {
 		return "expired"
 	}
-	return ageText(d)
+	return textfmt.Age(d)
 }
 
 // leftText is a link's time left: "29m left", "expired", "no expiry".
@@ -54,9 +38,9 @@ func leftText(l backend.Link, now time.Time) string {
 		return "no expiry"
 	}
 	if d := l.ExpiresAt.Sub(now); d >= time.Minute {
-		return ageText(d.Round(time.Minute)) + " left" // a link minted a moment ago has its full 30m
+		return textfmt.Age(d.Round(time.Minute)) + " left" // a link minted a moment ago has its full 30m
 	} else if d > 0 {
-		return ageText(d) + " left"
+		return textfmt.Age(d) + " left"
 	}
 	return "expired"
 }

@@ -477,7 +477,7 @@ func TestFunnelScrollsAt80x24(t *testing.T) {
 	}
 	// A backend that reminds about everything, on two channels: more rows
 	// than the screen has lines.
-	for _, topic := range funnelTopics() {
+	for _, topic := range health.Topics() {
 		for _, ch := range []string{"email", "sms"} {
 			o.rows = append(o.rows, store.FunnelRow{Category: topic, Channel: ch, Failing: 20, Reminded: 10, Clicked: 5, Repaired: 3,
 				RepairTimes: []time.Duration{time.Hour, 2 * time.Hour, 5 * time.Hour}})

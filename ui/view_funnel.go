@@ -8,6 +8,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/relink/relink/internal/textfmt"
 	"github.com/relink/relink/store"
 )
 
@@ -102,7 +103,7 @@ func funnelRow(c *Context, catW, barW int, cat, failing string, r store.FunnelRo
 		channel = r.Channel
 		clicked, repaired = shareText(r.Clicked, r.Reminded), shareText(r.Repaired, r.Reminded)
 		if r.Repaired > 0 {
-			median = ageText(r.MedianRepair())
+			median = textfmt.Age(r.MedianRepair())
 		}
 	}
 	cells := []string{channel, failing, reminded, clicked, repaired, median}
@@ -147,7 +148,7 @@ func shareText(n, of int) string {
 	if of == 0 {
 		return "-"
 	}
-	return fmt.Sprintf("%d %3d%%", n, (100*n+of/2)/of)
+	return fmt.Sprintf("%d %3d%%", n, textfmt.Percent(n, of))
 }
 
 // right aligns s to the right of w cells.

@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/relink/relink/backend"
+	"github.com/relink/relink/internal/textfmt"
 	"github.com/relink/relink/remind"
 )
 
@@ -126,7 +127,7 @@ func sendPrompt(p backend.Plan) string {
 // recipientsText is whom the plan reaches: "To 12 users, covering 15
 // connections", or the one user by name and address.
 func recipientsText(p backend.Plan) string {
-	conns := plural(p.Connections(), "connection", "connections")
+	conns := textfmt.Plural(p.Connections(), "connection", "connections")
 	if len(p.Messages) == 1 {
 		pm := p.Messages[0]
 		who := recipientName(pm)
@@ -135,7 +136,7 @@ func recipientsText(p backend.Plan) string {
 		}
 		return fmt.Sprintf("To %s, covering %s", who, conns)
 	}
-	return fmt.Sprintf("To %s, covering %s", plural(len(p.Messages), "user", "users"), conns)
+	return fmt.Sprintf("To %s, covering %s", textfmt.Plural(len(p.Messages), "user", "users"), conns)
 }
 
 func recipientName(pm backend.PlannedMessage) string {
@@ -243,12 +244,4 @@ func para(st lipgloss.Style, text string, w int) []string {
 		lines[i] = st.Render(l)
 	}
 	return lines
-}
-
-// plural is "1 user", "12 users".
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
 }

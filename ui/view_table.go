@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/relink/relink/health"
+	"github.com/relink/relink/internal/textfmt"
 	"github.com/relink/relink/store"
 )
 
@@ -231,7 +232,7 @@ func cellText(c store.Connection, col string, kind store.GroupKind, now time.Tim
 		if h.FirstFailedAt == nil {
 			return ""
 		}
-		return ageText(now.Sub(*h.FirstFailedAt))
+		return textfmt.Age(now.Sub(*h.FirstFailedAt))
 	case "reminded":
 		if c.LastRemindedAt == nil {
 			return "never"

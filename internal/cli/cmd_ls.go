@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/relink/relink/health"
+	"github.com/relink/relink/internal/textfmt"
 	"github.com/relink/relink/provider"
 	"github.com/relink/relink/store"
 )
@@ -233,7 +234,7 @@ func (t *tableWriter) row(c store.Connection) error {
 	if f := c.Health.FirstFailedAt; f != nil {
 		since = humanAge(t.now.Sub(*f))
 	}
-	_, err := fmt.Fprintf(t.tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Ref(), dash(c.Name), dash(c.Email), dash(c.Institution), cat, dash(code), since)
+	_, err := fmt.Fprintf(t.tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Ref(), textfmt.Dash(c.Name), textfmt.Dash(c.Email), textfmt.Dash(c.Institution), cat, textfmt.Dash(code), since)
 	if t.n%500 == 0 {
 		t.tw.Flush()
 	}
@@ -252,21 +253,10 @@ func (t *tableWriter) close() error {
 	return nil
 }
 
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
+// humanAge is textfmt.Age, with "just now" for anything under a minute.
 func humanAge(d time.Duration) string {
-	switch {
-	case d < time.Minute:
+	if d < time.Minute {
 		return "just now"
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh", int(d.Hours()))
 	}
-	return fmt.Sprintf("%dd", int(d.Hours()/24))
+	return textfmt.Age(d)
 }

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/relink/relink/backend"
+	"github.com/relink/relink/internal/textfmt"
 	"github.com/relink/relink/provider"
 	"github.com/relink/relink/store"
 )
@@ -56,7 +57,7 @@ func (a *app) auditCommand() *cobra.Command {
 			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "AT\tOPERATOR\tACTION\tTARGET\tDETAIL")
 			err = st.AuditSince(ctx, from, func(e store.AuditEntry) error {
-				_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.At.Local().Format("2006-01-02 15:04:05"), e.Operator, e.Action, dash(e.Target), e.Detail)
+				_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.At.Local().Format("2006-01-02 15:04:05"), e.Operator, e.Action, textfmt.Dash(e.Target), e.Detail)
 				return err
 			})
 			if err != nil {

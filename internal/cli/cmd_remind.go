@@ -17,6 +17,7 @@ import (
 
 	"github.com/relink/relink/backend"
 	"github.com/relink/relink/health"
+	"github.com/relink/relink/internal/textfmt"
 	"github.com/relink/relink/remind"
 	"github.com/relink/relink/store"
 )
@@ -100,7 +101,7 @@ config file ($XDG_CONFIG_HOME/relink/templates).`,
 			}
 			fmt.Fprintln(a.stdout, planHeadline(plan, queued))
 			if !yes {
-				ok, err := a.confirm(fmt.Sprintf("Send %s?", plural(len(plan.Messages)+queued, "reminder", "reminders")), len(plan.Messages)+queued)
+				ok, err := a.confirm(fmt.Sprintf("Send %s?", textfmt.Plural(len(plan.Messages)+queued, "reminder", "reminders")), len(plan.Messages)+queued)
 				if err != nil {
 					return err
 				}
@@ -117,7 +118,7 @@ config file ($XDG_CONFIG_HOME/relink/templates).`,
 				return err
 			}
 			if n := len(rep.Failed); n > 0 {
-				return fmt.Errorf("%s failed; the reasons are above and in relink audit", plural(n, "reminder", "reminders"))
+				return fmt.Errorf("%s failed; the reasons are above and in relink audit", textfmt.Plural(n, "reminder", "reminders"))
 			}
 			return nil
 		},
@@ -205,13 +206,13 @@ func (a *app) templatesDir(e *env) string {
 
 func planHeadline(p backend.Plan, queued int) string {
 	s := fmt.Sprintf("%s by %s to %s, covering %s",
-		plural(len(p.Messages), "reminder", "reminders"), p.Channel, plural(len(p.Messages), "user", "users"),
-		plural(p.Connections(), "connection", "connections"))
+		textfmt.Plural(len(p.Messages), "reminder", "reminders"), p.Channel, textfmt.Plural(len(p.Messages), "user", "users"),
+		textfmt.Plural(p.Connections(), "connection", "connections"))
 	if len(p.Skipped) > 0 {
 		s += "; " + p.SkipSummary()
 	}
 	if queued > 0 {
-		s += fmt.Sprintf("; and %s left queued by an interrupted run", plural(queued, "reminder", "reminders"))
+		s += fmt.Sprintf("; and %s left queued by an interrupted run", textfmt.Plural(queued, "reminder", "reminders"))
 	}
 	return s
 }
@@ -219,22 +220,22 @@ func planHeadline(p backend.Plan, queued int) string {
 // printPlan lists who would get what, why the others would not, and a sample.
 func (a *app) printPlan(p backend.Plan) {
 	w := a.stdout
-	fmt.Fprintf(w, "Would send %s by %s, covering %s:\n", plural(len(p.Messages), "reminder", "reminders"), p.Channel,
-		plural(p.Connections(), "connection", "connections"))
+	fmt.Fprintf(w, "Would send %s by %s, covering %s:\n", textfmt.Plural(len(p.Messages), "reminder", "reminders"), p.Channel,
+		textfmt.Plural(p.Connections(), "connection", "connections"))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, m := range p.Messages {
 		var conns []string
 		for _, c := range m.Conns {
-			conns = append(conns, fmt.Sprintf("%s (%s, %s)", c.Ref, c.Topic(), dash(c.Institution)))
+			conns = append(conns, fmt.Sprintf("%s (%s, %s)", c.Ref, c.Topic(), textfmt.Dash(c.Institution)))
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", m.To, dash(m.User.Name), strings.Join(conns, "; "))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", m.To, textfmt.Dash(m.User.Name), strings.Join(conns, "; "))
 	}
 	tw.Flush()
 	if len(p.Skipped) > 0 {
-		fmt.Fprintf(w, "\nWould skip %s:\n", plural(len(p.Skipped), "connection", "connections"))
+		fmt.Fprintf(w, "\nWould skip %s:\n", textfmt.Plural(len(p.Skipped), "connection", "connections"))
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, s := range p.Skipped {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", s.Ref, dash(s.Name), s.Reason, s.Detail)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", s.Ref, textfmt.Dash(s.Name), s.Reason, s.Detail)
 		}
 		tw.Flush()
 	}
@@ -266,7 +267,7 @@ func (a *app) confirm(prompt string, n int) (bool, error) {
 	in, ok := a.stdin.(*os.File)
 	if !ok || !term.IsTerminal(int(in.Fd())) {
 		return false, usagef("not sending %s without confirmation: stdin is not a terminal; pass --yes to send (or --dry-run to look first)",
-			plural(n, "reminder", "reminders"))
+			textfmt.Plural(n, "reminder", "reminders"))
 	}
 	fmt.Fprintf(a.stdout, "%s [y/N] ", prompt)
 	line, err := bufio.NewReader(in).ReadString('\n')
@@ -319,13 +320,6 @@ func (p *remindProgress) done() {
 	}
 }
 
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
-}
-
 func (a *app) reportCommand() *cobra.Command {
 	var since time.Duration
 	var format string
@@ -351,15 +345,8 @@ message brings users back.`,
 				return err
 			}
 			defer st.Close()
-			var topics []string
-			for _, c := range health.Categories() {
-				if c.Failing() {
-					topics = append(topics, string(c))
-				}
-			}
-			topics = append(topics, string(health.ConsentExpiring), string(health.PasswordChangeWarning))
 			from := time.Now().Add(-since)
-			rows, err := st.Funnel(ctx, from, topics)
+			rows, err := st.Funnel(ctx, from, health.Topics())
 			if err != nil {
 				return err
 			}
@@ -404,7 +391,7 @@ func share(n, of int) string {
 	if of == 0 {
 		return "-"
 	}
-	return fmt.Sprintf("%d (%d%%)", n, (100*n+of/2)/of)
+	return fmt.Sprintf("%d (%d%%)", n, textfmt.Percent(n, of))
 }
 
 func writeFunnelJSON(w io.Writer, rows []store.FunnelRow) error {
