@@ -3,13 +3,10 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/relink/relink/backend"
 	"github.com/relink/relink/internal/textfmt"
@@ -93,7 +90,7 @@ func (a *app) syncCommand() *cobra.Command {
 				names = []string{only}
 			}
 			prog := a.syncProgress()
-			reports, err := e.desk.Sync(ctx, names, prog.update)
+			reports, err := e.backend.Sync(ctx, names, prog.update)
 			prog.done()
 			if len(reports) == 0 && err != nil {
 				return err
@@ -118,61 +115,6 @@ func (a *app) syncCommand() *cobra.Command {
 	cmd.Flags().StringVar(&only, "provider", "", "only this provider: plaid, belvo or cobalt")
 	cmd.RegisterFlagCompletionFunc("provider", fixedCompletion(provider.Names()...))
 	return cmd
-}
-
-// progressLine draws sync progress on a terminal and stays quiet otherwise.
-type progressLine struct {
-	tty   bool
-	out   *os.File
-	state map[string]backend.SyncProgress
-	last  time.Time
-}
-
-func (a *app) syncProgress() *progressLine {
-	p := &progressLine{state: map[string]backend.SyncProgress{}}
-	if f, ok := a.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		p.tty, p.out = true, f
-	}
-	return p
-}
-
-func (p *progressLine) update(s backend.SyncProgress) {
-	if !p.tty {
-		return
-	}
-	p.state[s.Provider] = s
-	if time.Since(p.last) < 100*time.Millisecond {
-		return
-	}
-	p.last = time.Now()
-	var parts []string
-	for _, name := range provider.Names() {
-		s, ok := p.state[name]
-		if !ok {
-			continue
-		}
-		el := time.Since(s.Started).Seconds()
-		rate := 0.0
-		if el > 0 {
-			rate = float64(s.Seen) / el
-		}
-		part := fmt.Sprintf("%s %d", name, s.Seen)
-		if s.Total > 0 {
-			part += fmt.Sprintf("/%d", s.Total)
-			if rate > 0 && s.Seen < s.Total {
-				part += fmt.Sprintf(" eta %s", (time.Duration(float64(s.Total-s.Seen)/rate) * time.Second).Round(time.Second))
-			}
-		}
-		part += fmt.Sprintf(" (%.0f/s)", rate)
-		parts = append(parts, part)
-	}
-	fmt.Fprintf(p.out, "\r\033[Ksyncing: %s", strings.Join(parts, " · "))
-}
-
-func (p *progressLine) done() {
-	if p.tty {
-		fmt.Fprint(p.out, "\r\033[K")
-	}
 }
 
 func (a *app) linkCommand() *cobra.Command {
@@ -200,16 +142,16 @@ token only when clicked; reminders use these. --revoke withdraws them.`,
 			}
 			defer e.Close()
 			if revoke {
-				n, err := e.desk.RevokeLinks(ctx, args[0])
+				n, err := e.backend.RevokeLinks(ctx, args[0])
 				if err != nil {
 					return err
 				}
 				fmt.Fprintf(a.stdout, "revoked %d durable link(s) of %s\n", n, args[0])
 				return nil
 			}
-			mint := e.desk.DirectLink
+			mint := e.backend.DirectLink
 			if durable {
-				mint = e.desk.DurableLink
+				mint = e.backend.DurableLink
 			}
 			l, err := mint(ctx, args[0])
 			if err != nil {

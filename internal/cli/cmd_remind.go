@@ -2,15 +2,12 @@ package cli
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -19,7 +16,6 @@ import (
 	"github.com/relink/relink/health"
 	"github.com/relink/relink/internal/textfmt"
 	"github.com/relink/relink/remind"
-	"github.com/relink/relink/store"
 )
 
 func (a *app) remindCommand() *cobra.Command {
@@ -142,68 +138,6 @@ func remindableGroup(name string) bool {
 	return c.Valid() && c.Failing()
 }
 
-// reminders builds the backend's reminders from the config: the configured
-// channels, templates from the templates directory beside the config file,
-// the cooldown and quiet hours (in the operator's zone).
-func (a *app) reminders(e *env) (*backend.Reminders, error) {
-	tpl, err := remind.LoadTemplates(a.templatesDir(e))
-	if err != nil {
-		return nil, err
-	}
-	rc := e.cfg.Reminders
-	channels := map[string]remind.Channel{}
-	fail := func(err error) (*backend.Reminders, error) {
-		for _, c := range channels {
-			c.Close()
-		}
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	if rc.Email.From != "" {
-		ch, err := remind.NewEmail(remind.EmailOptions{Email: rc.Email})
-		if err != nil {
-			return fail(err)
-		}
-		channels[remind.Email] = ch
-	}
-	if rc.SMS.AccountSID != "" || rc.SMS.AuthToken != "" || rc.SMS.From != "" {
-		ch, err := remind.NewSMS(remind.SMSOptions{SMS: rc.SMS})
-		if err != nil {
-			return fail(err)
-		}
-		channels[remind.SMS] = ch
-	}
-	if u := rc.Webhook.URL; u != "" {
-		ch, err := remind.NewWebhook(remind.WebhookOptions{URL: u, Secret: rc.Webhook.Secret})
-		if err != nil {
-			return fail(fmt.Errorf("[reminders.webhook]: %w", err))
-		}
-		channels[remind.Webhook] = ch
-	}
-	quiet, err := remind.ParseQuietHours(rc.QuietHours, time.Local)
-	if err != nil {
-		return fail(err)
-	}
-	return backend.NewReminders(e.desk, backend.RemindOptions{Templates: tpl, Channels: channels,
-		Cooldown: rc.Cooldown.Duration, Quiet: quiet})
-}
-
-// templatesDir is "templates" beside the config file in use, else in
-// $XDG_CONFIG_HOME/relink.
-func (a *app) templatesDir(e *env) string {
-	if e.cfg.File != "" {
-		return filepath.Join(filepath.Dir(e.cfg.File), "templates")
-	}
-	base := a.getenv("XDG_CONFIG_HOME")
-	if base == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return ""
-		}
-		base = filepath.Join(home, ".config")
-	}
-	return filepath.Join(base, "relink", "templates")
-}
-
 func planHeadline(p backend.Plan, queued int) string {
 	s := fmt.Sprintf("%s by %s to %s, covering %s",
 		textfmt.Plural(len(p.Messages), "reminder", "reminders"), p.Channel, textfmt.Plural(len(p.Messages), "user", "users"),
@@ -279,140 +213,4 @@ func (a *app) confirm(prompt string, n int) (bool, error) {
 		return true, nil
 	}
 	return false, nil
-}
-
-// remindProgress draws "sending reminders: 120/3000 (45/s)" on a terminal.
-type remindProgress struct {
-	out   *os.File
-	start time.Time
-	last  time.Time
-}
-
-func (a *app) remindProgress() *remindProgress {
-	p := &remindProgress{start: time.Now()}
-	if f, ok := a.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		p.out = f
-	}
-	return p
-}
-
-func (p *remindProgress) update(done, total int) {
-	if p.out == nil || (time.Since(p.last) < 100*time.Millisecond && done < total) {
-		return
-	}
-	p.last = time.Now()
-	rate := float64(done) / max(time.Since(p.start).Seconds(), 0.001)
-	line := fmt.Sprintf("sending reminders: %d/%d (%.0f/s)", done, total, rate)
-	if rate > 0 && done < total {
-		line += fmt.Sprintf(" eta %s", (time.Duration(float64(total-done)/rate) * time.Second).Round(time.Second))
-	}
-	width := 30
-	if total > 0 {
-		filled := width * done / total
-		line = "[" + strings.Repeat("█", filled) + strings.Repeat("░", width-filled) + "] " + line
-	}
-	fmt.Fprintf(p.out, "\r\033[K%s", line)
-}
-
-func (p *remindProgress) done() {
-	if p.out != nil {
-		fmt.Fprint(p.out, "\r\033[K")
-	}
-}
-
-func (a *app) reportCommand() *cobra.Command {
-	var since time.Duration
-	var format string
-	cmd := &cobra.Command{
-		Use:   "report",
-		Short: "The reconnect funnel: failing → reminded → link clicked → repaired, per category and channel",
-		Long: `report shows, for each category (and warning), how many connections were
-failing in the period and, per channel, how many of them were reminded, clicked
-their reconnect link afterwards and were repaired, with the median time from
-the first reminder to the repair. It is how a support lead learns which
-message brings users back.`,
-		Args: noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "table" && format != "json" {
-				return usagef("--format %q: want table or json", format)
-			}
-			if since <= 0 {
-				return usagef("--since must be positive, e.g. 720h")
-			}
-			ctx := cmd.Context()
-			_, st, err := a.openCache(ctx)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			from := time.Now().Add(-since)
-			rows, err := st.Funnel(ctx, from, health.Topics())
-			if err != nil {
-				return err
-			}
-			if format == "json" {
-				return writeFunnelJSON(a.stdout, rows)
-			}
-			fmt.Fprintf(a.stdout, "Reconnect funnel since %s\n\n", from.Local().Format("2006-01-02 15:04"))
-			if len(rows) == 0 {
-				fmt.Fprintln(a.stdout, "No failing connections and no reminders in this period.")
-				return nil
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "CATEGORY\tFAILING\tCHANNEL\tREMINDED\tCLICKED\tREPAIRED\tMEDIAN TO REPAIR")
-			prev := ""
-			for _, r := range rows {
-				cat, failing := r.Category, fmt.Sprint(r.Failing)
-				if cat == prev {
-					cat, failing = "", ""
-				}
-				prev = r.Category
-				if r.Channel == "" {
-					fmt.Fprintf(tw, "%s\t%s\t-\t0\t-\t-\t-\n", cat, failing)
-					continue
-				}
-				median := "-"
-				if r.Repaired > 0 {
-					median = humanAge(r.MedianRepair())
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", cat, failing, r.Channel, r.Reminded,
-					share(r.Clicked, r.Reminded), share(r.Repaired, r.Reminded), median)
-			}
-			return tw.Flush()
-		},
-	}
-	cmd.Flags().DurationVar(&since, "since", 30*24*time.Hour, "the period, back from now")
-	cmd.Flags().StringVar(&format, "format", "table", "table or json")
-	cmd.RegisterFlagCompletionFunc("format", fixedCompletion("table", "json"))
-	return cmd
-}
-
-func share(n, of int) string {
-	if of == 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%d (%d%%)", n, textfmt.Percent(n, of))
-}
-
-func writeFunnelJSON(w io.Writer, rows []store.FunnelRow) error {
-	type row struct {
-		Category      string   `json:"category"`
-		Channel       *string  `json:"channel"`
-		Failing       int      `json:"failing"`
-		Reminded      int      `json:"reminded"`
-		Clicked       int      `json:"clicked"`
-		Repaired      int      `json:"repaired"`
-		MedianRepairS *float64 `json:"median_repair_seconds"`
-	}
-	out := make([]row, 0, len(rows))
-	for _, r := range rows {
-		j := row{Category: r.Category, Channel: strOrNil(r.Channel), Failing: r.Failing, Reminded: r.Reminded,
-			Clicked: r.Clicked, Repaired: r.Repaired}
-		if r.Repaired > 0 {
-			s := r.MedianRepair().Seconds()
-			j.MedianRepairS = &s
-		}
-		out = append(out, j)
-	}
-	return json.NewEncoder(w).Encode(out)
 }
