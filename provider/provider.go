@@ -69,6 +69,27 @@ func TokenHash(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// WebhookVerifier checks a webhook's signature header against its raw body
+// as the provider documents it. Its errors say what is wrong with the
+// webhook; an error that is not the webhook's fault (the provider could
+// not be asked for a key) is reported as such by the implementation.
+type WebhookVerifier interface {
+	Verify(ctx context.Context, header string, body []byte) error
+}
+
+// WebhookKeys is a client whose provider signs webhooks with keys served
+// by its own API (Plaid): relink serve asks it for one verifier, which
+// caches the keys.
+type WebhookKeys interface {
+	NewWebhookVerifier() WebhookVerifier
+}
+
+// WebhookParser is a client that reads its provider's verified webhooks
+// with what it was configured with (Belvo's login rules).
+type WebhookParser interface {
+	ParseWebhook(body []byte, receivedAt time.Time) (Observation, error)
+}
+
 // Provider is one aggregator's API.
 type Provider interface {
 	Name() string

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/relink/relink/provider/belvo"
+	"github.com/relink/relink/provider"
 	"github.com/relink/relink/store"
 )
 
@@ -18,9 +18,7 @@ import (
 // *plaid.Verifier. Its errors wrap the plaid.Err… sentinels when the
 // webhook is at fault; any other error (Plaid could not be asked for the
 // key) is taken as ours, answered 503 so Plaid retries.
-type PlaidVerifier interface {
-	Verify(ctx context.Context, header string, body []byte) error
-}
+type PlaidVerifier = provider.WebhookVerifier
 
 // Config is what a Server needs. Store is required; each provider's
 // receiver is on when its verification is configured.
@@ -33,7 +31,7 @@ type Config struct {
 	// Belvo parses Belvo webhooks (it holds the configured login rules);
 	// with BelvoAuthorization (belvo.webhook_authorization) it turns
 	// /webhooks/belvo on.
-	Belvo              *belvo.Client
+	Belvo              provider.WebhookParser
 	BelvoAuthorization string
 	// CobaltSecret (cobalt.webhook_secret) turns /webhooks/cobalt and
 	// /callbacks/cobalt on.

@@ -4,11 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http"
 	"os"
-	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/spf13/cobra"
@@ -16,13 +12,7 @@ import (
 
 	"github.com/relink/relink/backend"
 	"github.com/relink/relink/config"
-	"github.com/relink/relink/demo"
 	"github.com/relink/relink/provider"
-	"github.com/relink/relink/provider/belvo"
-	"github.com/relink/relink/provider/plaid"
-	"github.com/relink/relink/remind"
-	"github.com/relink/relink/server"
-	"github.com/relink/relink/store"
 	"github.com/relink/relink/ui"
 )
 
@@ -56,33 +46,23 @@ func (a *app) dashboard(ctx context.Context, f dashboardFlags) error {
 	if f.theme != "" {
 		cfg.UI.Theme = f.theme
 	}
-	var st *store.Store
-	var d *backend.Backend
+	var e *env
 	var rem *backend.Reminders
-	var providers []string
 	if f.demo {
 		fmt.Fprintln(a.stderr, "relink: starting the demo (provider emulators on loopback, a throwaway cache)…")
-		env, err := demo.Start(ctx, demo.Options{Connections: f.demoSize, Operator: operatorOr(cfg), Handler: demoServer})
-		if err != nil {
-			return err
-		}
-		defer env.Close()
-		st, d = env.Store, env.Backend
-		if rem, err = demoReminders(env); err != nil {
-			return err
-		}
-	} else {
-		e, err := a.open(ctx)
-		if err != nil {
-			return err
-		}
-		defer e.Close()
-		st, d = e.st, e.desk
+		e, rem, err = a.openDemo(ctx, cfg, f.demoSize)
+	} else if e, err = a.open(ctx); err == nil {
 		if rem, err = a.reminders(e); err != nil {
-			return err
+			e.Close()
 		}
 	}
+	if err != nil {
+		return err
+	}
+	defer e.Close()
 	defer rem.Close()
+	st, d := e.st, e.backend
+	var providers []string
 	for _, n := range provider.Names() {
 		if _, ok := d.Providers[n]; ok {
 			providers = append(providers, n)
@@ -113,45 +93,4 @@ func keyOverrides(cfg config.Config) map[string][]string {
 		out[k] = v
 	}
 	return out
-}
-
-// demoReminders sends the demo's reminders by email to a local mailbox on
-// loopback: a real SMTP conversation that never leaves the machine.
-func demoReminders(e *demo.Env) (*backend.Reminders, error) {
-	box, err := remind.StartMailbox(remind.MailboxOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("demo: starting the local mailbox: %w", err)
-	}
-	e.OnClose(box.Close)
-	email, err := remind.NewEmail(remind.EmailOptions{Email: box.EmailConfig("Demo Support <support@demo.invalid>")})
-	if err != nil {
-		return nil, err
-	}
-	tpl, err := remind.LoadTemplates("")
-	if err != nil {
-		return nil, err
-	}
-	return backend.NewReminders(e.Backend, backend.RemindOptions{Templates: tpl, Channels: map[string]remind.Channel{remind.Email: email},
-		Cooldown: 24 * time.Hour})
-}
-
-// demoServer is the demo's in-process relink serve: verified webhooks from
-// the emulators and durable reconnect links. Its logs are discarded so they
-// cannot draw over the dashboard.
-func demoServer(e *demo.Env) (http.Handler, error) {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	cfg := server.Config{Store: e.Store, Backend: e.Backend, Reconnect: e.Backend, Logger: log, CobaltSecret: e.CobaltSecret,
-		BelvoAuthorization: e.BelvoAuthorization}
-	if pc, ok := e.Providers[provider.Plaid].(*plaid.Client); ok {
-		cfg.PlaidVerifier = plaid.NewVerifier(pc)
-	}
-	if bc, ok := e.Providers[provider.Belvo].(*belvo.Client); ok {
-		cfg.Belvo = bc
-	}
-	srv, err := server.New(cfg)
-	if err != nil {
-		return nil, err
-	}
-	e.OnClose(srv.Close) // drains the writer: what was acknowledged is stored
-	return srv.Handler(), nil
 }

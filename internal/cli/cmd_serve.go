@@ -8,8 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/relink/relink/provider"
-	"github.com/relink/relink/provider/belvo"
-	"github.com/relink/relink/provider/plaid"
 	"github.com/relink/relink/server"
 )
 
@@ -39,15 +37,8 @@ It stops cleanly on SIGINT or SIGTERM, finishing the requests in flight.`,
 				return usagef("--addr %q is not HOST:PORT (e.g. 127.0.0.1:8787)", addr)
 			}
 			log := server.NewLogger(a.stderr, slog.LevelInfo)
-			cfg := server.Config{Store: e.st, Backend: e.desk, Reconnect: e.desk, Logger: log,
-				BelvoAuthorization: e.cfg.Belvo.WebhookAuthorization, CobaltSecret: e.cfg.Cobalt.WebhookSecret}
-			if c, ok := e.desk.Providers[provider.Plaid].(*plaid.Client); ok {
-				cfg.PlaidVerifier = plaid.NewVerifier(c)
-			}
-			if c, ok := e.desk.Providers[provider.Belvo].(*belvo.Client); ok {
-				cfg.Belvo = c
-			}
-			srv, err := server.New(cfg)
+			belvoAuth := e.cfg.Belvo.WebhookAuthorization
+			srv, err := newServer(e.st, e.backend, log, belvoAuth, e.cfg.Cobalt.WebhookSecret)
 			if err != nil {
 				return err
 			}
@@ -59,8 +50,8 @@ It stops cleanly on SIGINT or SIGTERM, finishing the requests in flight.`,
 			on, off := srv.Enabled()
 			log.Info("relink serve listening", "addr", ln.Addr().String(), "webhooks", on, "db", e.st.Path())
 			for name, why := range off {
-				_, configured := e.desk.Providers[name]
-				if configured || (name == provider.Belvo && cfg.BelvoAuthorization != "") {
+				_, configured := e.backend.Providers[name]
+				if configured || (name == provider.Belvo && belvoAuth != "") {
 					log.Warn(why, "provider", name)
 				}
 			}

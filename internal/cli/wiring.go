@@ -1,15 +1,40 @@
 package cli
 
+// The wiring: the one place where a config becomes a cache, provider
+// clients, a backend, reminder channels and a server. The commands, the
+// dashboard and the demo all assemble their parts here, so each part is
+// built one way.
+
 import (
 	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
 	"os/user"
+	"path/filepath"
 	"time"
 
 	"github.com/relink/relink/backend"
 	"github.com/relink/relink/config"
+	"github.com/relink/relink/demo"
+	"github.com/relink/relink/provider"
+	"github.com/relink/relink/provider/belvo"
+	"github.com/relink/relink/provider/cobalt"
+	"github.com/relink/relink/provider/plaid"
+	"github.com/relink/relink/remind"
+	"github.com/relink/relink/server"
 	"github.com/relink/relink/store"
 	"github.com/relink/relink/ticket"
 	"github.com/relink/relink/vault"
+)
+
+// The clients offer serve the webhook side it finds by interface
+// (newServer): a compile-time check that they still do.
+var (
+	_ provider.WebhookKeys   = (*plaid.Client)(nil)
+	_ provider.WebhookParser = (*belvo.Client)(nil)
 )
 
 // loadConfig reads the config named by --config, RELINK_CONFIG or the XDG
@@ -58,13 +83,18 @@ func (a *app) openCache(ctx context.Context) (config.Config, *store.Store, error
 	return cfg, st, err
 }
 
-// env is a loaded config with an open store and the backend over it.
+// env is a loaded config with an open cache and the backend over it.
 type env struct {
-	cfg  config.Config
-	st   *store.Store
-	desk *backend.Backend
+	cfg     config.Config
+	st      *store.Store
+	backend *backend.Backend
+	close   func() error
 }
 
+func (e *env) Close() error { return e.close() }
+
+// open loads the config, opens the cache and builds the backend with a
+// client for every provider the config turns on.
 func (a *app) open(ctx context.Context) (*env, error) {
 	cfg, err := a.loadConfig()
 	if err != nil {
@@ -84,11 +114,170 @@ func (a *app) open(ctx context.Context) (*env, error) {
 		st.Close()
 		return nil, err
 	}
-	return &env{cfg: cfg, st: st, desk: &backend.Backend{Store: st, Providers: provs, Operator: cfg.Operator, Now: time.Now,
-		Tickets: signer, PublicURL: cfg.Serve.PublicURL, LinkTTL: cfg.Serve.LinkTTL.Duration}}, nil
+	b := &backend.Backend{Store: st, Providers: provs, Operator: cfg.Operator, Now: time.Now,
+		Tickets: signer, PublicURL: cfg.Serve.PublicURL, LinkTTL: cfg.Serve.LinkTTL.Duration}
+	return &env{cfg: cfg, st: st, backend: b, close: st.Close}, nil
 }
 
-func (e *env) Close() error { return e.st.Close() }
+// openDemo builds the demo world (emulators, a throwaway cache, a first
+// sync) with its in-process relink serve, and its reminders sent by email
+// to a local mailbox on loopback: a real SMTP conversation that never
+// leaves the machine.
+func (a *app) openDemo(ctx context.Context, cfg config.Config, connections int) (*env, *backend.Reminders, error) {
+	d, err := demo.Start(ctx, demo.Options{Connections: connections, Operator: operatorOr(cfg), Handler: demoServer})
+	if err != nil {
+		return nil, nil, err
+	}
+	e := &env{cfg: cfg, st: d.Store, backend: d.Backend, close: d.Close}
+	box, err := remind.StartMailbox(remind.MailboxOptions{})
+	if err != nil {
+		e.Close()
+		return nil, nil, fmt.Errorf("demo: starting the local mailbox: %w", err)
+	}
+	d.OnClose(box.Close)
+	rc := config.Reminders{Cooldown: config.Duration{Duration: 24 * time.Hour},
+		Email: box.EmailConfig("Demo Support <support@demo.invalid>")}
+	rem, err := newReminders(d.Backend, rc, "")
+	if err != nil {
+		e.Close()
+		return nil, nil, err
+	}
+	return e, rem, nil
+}
+
+// demoServer is the demo's in-process relink serve: verified webhooks from
+// the emulators and durable reconnect links. Its logs are discarded so they
+// cannot draw over the dashboard.
+func demoServer(e *demo.Env) (http.Handler, error) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := newServer(e.Store, e.Backend, quiet, e.BelvoAuthorization, e.CobaltSecret)
+	if err != nil {
+		return nil, err
+	}
+	e.OnClose(srv.Close) // drains the writer: what was acknowledged is stored
+	return srv.Handler(), nil
+}
+
+// buildProviders makes a client for every provider the config turns on.
+func buildProviders(cfg config.Config) (map[string]provider.Provider, error) {
+	out := map[string]provider.Provider{}
+	if cfg.PlaidOn() {
+		base := cfg.Plaid.BaseURL
+		if base == "" {
+			base = map[string]string{"sandbox": "https://sandbox.plaid.com", "production": "https://production.plaid.com"}[cfg.Plaid.Environment]
+		}
+		c, err := plaid.New(plaid.Config{BaseURL: base, ClientID: cfg.Plaid.ClientID, Secret: cfg.Plaid.Secret,
+			ClientName: cfg.Plaid.ClientName, Language: cfg.Plaid.Language, CountryCodes: cfg.Plaid.CountryCodes,
+			HostedLink: cfg.Plaid.HostedLink, LinkURL: cfg.Plaid.LinkURL})
+		if err != nil {
+			return nil, fmt.Errorf("config %s: [plaid]: %w", cfg.File, err)
+		}
+		out[provider.Plaid] = c
+	}
+	if cfg.BelvoOn() {
+		base := cfg.Belvo.BaseURL
+		if base == "" {
+			base = map[string]string{"sandbox": "https://sandbox.belvo.com", "production": "https://api.belvo.com"}[cfg.Belvo.Environment]
+		}
+		c, err := belvo.New(belvo.Config{BaseURL: base, SecretID: cfg.Belvo.SecretID, SecretPassword: cfg.Belvo.SecretPassword,
+			WidgetURL: cfg.Belvo.WidgetURL, LoginRules: cfg.Belvo.LoginRules})
+		if err != nil {
+			return nil, fmt.Errorf("config %s: [belvo]: %w", cfg.File, err)
+		}
+		out[provider.Belvo] = c
+	}
+	if cfg.CobaltOn() {
+		c, err := cobalt.New(cobalt.Config{BaseURL: cfg.Cobalt.BaseURL, ClientID: cfg.Cobalt.ClientID,
+			ClientSecret: cfg.Cobalt.ClientSecret, LinkURL: cfg.Cobalt.LinkURL})
+		if err != nil {
+			return nil, fmt.Errorf("config %s: [cobalt]: %w", cfg.File, err)
+		}
+		out[provider.Cobalt] = c
+	}
+	return out, nil
+}
+
+// newServer is relink serve over b: webhooks verified with what each
+// configured client offers (Plaid's keys from its API, Belvo's parsing with
+// the login rules) and the shared secrets, rechecks and durable links
+// through the backend.
+func newServer(st *store.Store, b *backend.Backend, log *slog.Logger, belvoAuthorization, cobaltSecret string) (*server.Server, error) {
+	cfg := server.Config{Store: st, Backend: b, Reconnect: b, Logger: log,
+		BelvoAuthorization: belvoAuthorization, CobaltSecret: cobaltSecret}
+	if k, ok := b.Providers[provider.Plaid].(provider.WebhookKeys); ok {
+		cfg.PlaidVerifier = k.NewWebhookVerifier()
+	}
+	if p, ok := b.Providers[provider.Belvo].(provider.WebhookParser); ok {
+		cfg.Belvo = p
+	}
+	return server.New(cfg)
+}
+
+// newReminders builds the backend's reminders: the channels rc configures,
+// templates from templatesDir ("" for the embedded ones), the cooldown and
+// quiet hours (in the operator's zone).
+func newReminders(b *backend.Backend, rc config.Reminders, templatesDir string) (*backend.Reminders, error) {
+	tpl, err := remind.LoadTemplates(templatesDir)
+	if err != nil {
+		return nil, err
+	}
+	channels := map[string]remind.Channel{}
+	fail := func(err error) (*backend.Reminders, error) {
+		for _, c := range channels {
+			c.Close()
+		}
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if rc.Email.From != "" {
+		ch, err := remind.NewEmail(remind.EmailOptions{Email: rc.Email})
+		if err != nil {
+			return fail(err)
+		}
+		channels[remind.Email] = ch
+	}
+	if rc.SMS.AccountSID != "" || rc.SMS.AuthToken != "" || rc.SMS.From != "" {
+		ch, err := remind.NewSMS(remind.SMSOptions{SMS: rc.SMS})
+		if err != nil {
+			return fail(err)
+		}
+		channels[remind.SMS] = ch
+	}
+	if u := rc.Webhook.URL; u != "" {
+		ch, err := remind.NewWebhook(remind.WebhookOptions{URL: u, Secret: rc.Webhook.Secret})
+		if err != nil {
+			return fail(fmt.Errorf("[reminders.webhook]: %w", err))
+		}
+		channels[remind.Webhook] = ch
+	}
+	quiet, err := remind.ParseQuietHours(rc.QuietHours, time.Local)
+	if err != nil {
+		return fail(err)
+	}
+	return backend.NewReminders(b, backend.RemindOptions{Templates: tpl, Channels: channels,
+		Cooldown: rc.Cooldown.Duration, Quiet: quiet})
+}
+
+// reminders builds the reminders of a command's env from its config.
+func (a *app) reminders(e *env) (*backend.Reminders, error) {
+	return newReminders(e.backend, e.cfg.Reminders, a.templatesDir(e.cfg))
+}
+
+// templatesDir is "templates" beside the config file in use, else in
+// $XDG_CONFIG_HOME/relink.
+func (a *app) templatesDir(cfg config.Config) string {
+	if cfg.File != "" {
+		return filepath.Join(filepath.Dir(cfg.File), "templates")
+	}
+	base := a.getenv("XDG_CONFIG_HOME")
+	if base == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return ""
+		}
+		base = filepath.Join(home, ".config")
+	}
+	return filepath.Join(base, "relink", "templates")
+}
 
 // operatorOr is who acts: the config's operator, else the login name.
 func operatorOr(cfg config.Config) string {

@@ -17,6 +17,8 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/time/rate"
+
+	"github.com/relink/relink/provider"
 )
 
 // The ways a Plaid-Verification header can be refused (PLAID.md §6.3). Verify
@@ -56,6 +58,10 @@ type verificationKey struct {
 	pub       *ecdsa.PublicKey
 	expiredAt *time.Time
 }
+
+// NewWebhookVerifier is NewVerifier(c), as relink serve's wiring asks for
+// it (provider.WebhookKeys).
+func (c *Client) NewWebhookVerifier() provider.WebhookVerifier { return NewVerifier(c) }
 
 // NewVerifier returns a Verifier that fetches keys with c's credentials.
 func NewVerifier(c *Client) *Verifier {
