@@ -1,7 +1,19 @@
-// Package desk holds the operations both faces of relink share (the command
-// line and the dashboard): syncing providers into the cache and minting
-// update-mode links. It is the only place that calls provider clients and
-// writes their results to the store.
+// Package backend is relink's application layer: the operations the
+// command line, the dashboard and relink serve share, over the store and the
+// configured provider clients. It owns
+//
+//   - sync and check: polling providers and storing what they say (sync.go);
+//   - links: minting direct update-mode links, durable reconnect links and
+//     their redemption when a user clicks one, revocation, and the record of
+//     each copy or open (links.go, linkuse.go);
+//   - reminders: the plan (who gets what, why the others are skipped) and
+//     the send through the outbox (remind*.go).
+//
+// It is the only caller of provider clients apart from relink serve's
+// webhook verification. It is not the only writer of the store: relink
+// serve stores verified webhooks itself (server/writer.go), in group-commit
+// batches that this layer's one-call-per-operation shape would not give,
+// and the registry import (package registry) writes through store.BeginImport.
 package backend
 
 import (
