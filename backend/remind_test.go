@@ -47,7 +47,7 @@ type rworld struct {
 	st     *store.Store
 	desk   *backend.Backend
 	emu    *sandbox.Plaid
-	box    *remind.Mailbox
+	box    *sandbox.Mailbox
 	mu     sync.Mutex
 	base   time.Time // the clock reads base + the real time since started,
 	start  time.Time // so retries come due; advance moves base
@@ -92,7 +92,7 @@ func newRWorld(t testing.TB, conns ...rconn) *rworld {
 	}
 	w.desk = &backend.Backend{Store: w.st, Providers: map[string]provider.Provider{"plaid": pc}, Operator: "dana", Now: clock,
 		Tickets: signer, PublicURL: publicURL + "/", LinkTTL: 72 * time.Hour}
-	w.box, err = remind.StartMailbox(remind.MailboxOptions{})
+	w.box, err = sandbox.StartMailbox(sandbox.MailboxOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +274,7 @@ func TestRemindersReachAMailboxWithDurableLinks(t *testing.T) {
 	if len(got) != 2 || got["ana@example.com"] != 1 || got["bob@example.com"] != 1 {
 		t.Fatalf("received %v", got)
 	}
-	var ana remind.Mail
+	var ana sandbox.Mail
 	for _, m := range w.box.Messages() {
 		if m.To[0] == "ana@example.com" {
 			ana = m
@@ -401,7 +401,7 @@ func TestSkipReasonsThroughTheDesk(t *testing.T) {
 	if w.received()["gus@example.com"] != 1 {
 		t.Fatal("the warning was not sent")
 	}
-	var gus remind.Mail
+	var gus sandbox.Mail
 	for _, m := range w.box.Messages() {
 		if m.To[0] == "gus@example.com" {
 			gus = m
@@ -462,7 +462,7 @@ func TestTransientFailuresRetryAndPermanentOnesFail(t *testing.T) {
 	var mu sync.Mutex
 	tries := map[string]int{}
 	w.box.Close()
-	box, err := remind.StartMailbox(remind.MailboxOptions{Reject: func(_ string, to []string) error {
+	box, err := sandbox.StartMailbox(sandbox.MailboxOptions{Reject: func(_ string, to []string) error {
 		mu.Lock()
 		defer mu.Unlock()
 		tries[to[0]]++
@@ -518,7 +518,7 @@ func TestChannelDownKeepsTheRestQueuedForTheNextRun(t *testing.T) {
 	if rep.Sent != 0 || rep.Pending == 0 || len(rep.Failed) != 0 {
 		t.Fatalf("report %+v", rep)
 	}
-	box, err := remind.StartMailbox(remind.MailboxOptions{Addr: addr})
+	box, err := sandbox.StartMailbox(sandbox.MailboxOptions{Addr: addr})
 	if err != nil {
 		t.Skipf("could not listen on %s again: %v", addr, err)
 	}

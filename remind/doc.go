@@ -3,9 +3,10 @@
 // webhook for teams with their own sender) behind one small interface, the
 // per-category message templates (embedded defaults, overridable from a
 // directory, checked by rendering at start-up), the reminder policy (who may
-// be reminded now, and why the others are skipped), the outbox dispatcher
-// (bounded concurrency, a rate limit per channel, retries with backoff), and
-// an in-process loopback SMTP mailbox for tests and the demo.
+// be reminded now, and why the others are skipped), and the outbox
+// dispatcher (bounded concurrency, a rate limit per channel, retries with
+// backoff). The loopback SMTP mailbox the demo and the tests send to is
+// sandbox.Mailbox, beside the provider emulators.
 //
 // It holds no connection state of its own: the backend decides with the
 // policy, queues rendered messages in the store's outbox, and runs a

@@ -10,13 +10,15 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/relink/relink/provider/sandbox"
 )
 
 const from = "Acme Support <support@acme.example>"
 
-func startBox(t *testing.T, o MailboxOptions) *Mailbox {
+func startBox(t *testing.T, o sandbox.MailboxOptions) *sandbox.Mailbox {
 	t.Helper()
-	mb, err := StartMailbox(o)
+	mb, err := sandbox.StartMailbox(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +36,7 @@ func emailTo(t *testing.T, o EmailOptions) *EmailChannel {
 	return ch
 }
 
-func checkArrived(t *testing.T, mb *Mailbox, m Message) {
+func checkArrived(t *testing.T, mb *sandbox.Mailbox, m Message) {
 	t.Helper()
 	if !mb.Wait(1, 5*time.Second) {
 		t.Fatal("nothing arrived")
@@ -61,7 +63,7 @@ func checkArrived(t *testing.T, mb *Mailbox, m Message) {
 
 func TestEmailOverSTARTTLSWithAuth(t *testing.T) {
 	srvTLS, cliTLS := testTLS(t)
-	mb := startBox(t, MailboxOptions{TLS: srvTLS, Username: "relink", Password: "s3cret-smtp-pw"})
+	mb := startBox(t, sandbox.MailboxOptions{TLS: srvTLS, Username: "relink", Password: "s3cret-smtp-pw"})
 	cfg := mb.EmailConfig(from)
 	if cfg.TLS != "starttls" || cfg.Username != "relink" {
 		t.Fatalf("config %+v", cfg)
@@ -79,7 +81,7 @@ func TestEmailOverSTARTTLSWithAuth(t *testing.T) {
 
 func TestEmailOverImplicitTLS(t *testing.T) {
 	srvTLS, cliTLS := testTLS(t)
-	mb := startBox(t, MailboxOptions{TLS: srvTLS, Implicit: true, Username: "relink", Password: "pw-implicit"})
+	mb := startBox(t, sandbox.MailboxOptions{TLS: srvTLS, Implicit: true, Username: "relink", Password: "pw-implicit"})
 	ch := emailTo(t, EmailOptions{Email: mb.EmailConfig(from), TLSConfig: cliTLS})
 	m := sampleMessage(t, Email, "ana@example.com")
 	if err := ch.Send(context.Background(), m); err != nil {
@@ -89,7 +91,7 @@ func TestEmailOverImplicitTLS(t *testing.T) {
 }
 
 func TestEmailWithoutTLSReusesConnectionsConcurrently(t *testing.T) {
-	mb := startBox(t, MailboxOptions{})
+	mb := startBox(t, sandbox.MailboxOptions{})
 	ch := emailTo(t, EmailOptions{Email: mb.EmailConfig(from), Pool: 4})
 	var wg sync.WaitGroup
 	errs := make(chan error, 100)
@@ -121,7 +123,7 @@ func TestEmailWithoutTLSReusesConnectionsConcurrently(t *testing.T) {
 func TestEmailFailuresAreClassifiedWithoutSecrets(t *testing.T) {
 	ctx := context.Background()
 	srvTLS, cliTLS := testTLS(t)
-	mb := startBox(t, MailboxOptions{TLS: srvTLS, Username: "relink", Password: "right-pw",
+	mb := startBox(t, sandbox.MailboxOptions{TLS: srvTLS, Username: "relink", Password: "right-pw",
 		Reject: func(_ string, to []string) error {
 			switch to[0] {
 			case "gone@example.com":
@@ -150,7 +152,7 @@ func TestEmailFailuresAreClassifiedWithoutSecrets(t *testing.T) {
 		t.Errorf("bad password: %v (kind %d)", err, KindOf(err))
 	}
 
-	plain := startBox(t, MailboxOptions{}) // offers no STARTTLS
+	plain := startBox(t, sandbox.MailboxOptions{}) // offers no STARTTLS
 	o := EmailOptions{Email: plain.EmailConfig(from)}
 	o.TLS = "starttls"
 	err = emailTo(t, o).Send(ctx, sampleMessage(t, Email, "ana@example.com"))

@@ -31,7 +31,7 @@ const testPublicURL = "https://relink.example.com"
 // durable links, signed with a key in t.TempDir(); Belvo and Cobalt are
 // not, so theirs are skipped for having no reconnect link. Email goes to a
 // real SMTP mailbox on loopback.
-func testReminders(t testing.TB, st *store.Store, now func() time.Time) (*backend.Reminders, *remind.Mailbox) {
+func testReminders(t testing.TB, st *store.Store, now func() time.Time) (*backend.Reminders, *sandbox.Mailbox) {
 	t.Helper()
 	emu, err := sandbox.NewPlaid(sandbox.PlaidOptions{PerItemPerMinute: -1})
 	if err != nil {
@@ -50,7 +50,7 @@ func testReminders(t testing.TB, st *store.Store, now func() time.Time) (*backen
 	}
 	d := &backend.Backend{Store: st, Providers: map[string]provider.Provider{"plaid": pc}, Operator: "dana", Now: now,
 		Tickets: signer, PublicURL: testPublicURL, LinkTTL: 168 * time.Hour}
-	box, err := remind.StartMailbox(remind.MailboxOptions{})
+	box, err := sandbox.StartMailbox(sandbox.MailboxOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func fixedClock() time.Time { return epoch }
 
 // remindHarness is a harness over a fresh test store with real reminders
 // on the harness's clock.
-func remindHarness(t *testing.T, w, hh int) (*harness, *store.Store, *remind.Mailbox) {
+func remindHarness(t *testing.T, w, hh int) (*harness, *store.Store, *sandbox.Mailbox) {
 	t.Helper()
 	st := newStore(t)
 	var h *harness

@@ -11,17 +11,16 @@ import (
 	"time"
 
 	"github.com/relink/relink/provider/sandbox"
-	"github.com/relink/relink/remind"
 )
 
 // remindCLI is a cache synced from the Plaid emulator, a mailbox, and a
 // config that sends reminders to it.
-func remindCLI(t *testing.T) (*cli, *remind.Mailbox) {
+func remindCLI(t *testing.T) (*cli, *sandbox.Mailbox) {
 	c, box, _ := remindCLIEmu(t)
 	return c, box
 }
 
-func remindCLIEmu(t *testing.T) (*cli, *remind.Mailbox, *sandbox.Plaid) {
+func remindCLIEmu(t *testing.T) (*cli, *sandbox.Mailbox, *sandbox.Plaid) {
 	t.Helper()
 	c := newCLI(t)
 	emu, err := sandbox.NewPlaid(sandbox.PlaidOptions{PerItemPerMinute: -1})
@@ -43,7 +42,7 @@ func remindCLIEmu(t *testing.T) (*cli, *remind.Mailbox, *sandbox.Plaid) {
 		}
 		reg += fmt.Sprintf("plaid,%s,%s,%s,User %s,%s,,Tartan Bank\n", it.id, tok, it.user, it.user, it.email)
 	}
-	box, err := remind.StartMailbox(remind.MailboxOptions{})
+	box, err := sandbox.StartMailbox(sandbox.MailboxOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/relink/relink/provider/belvo"
 	"github.com/relink/relink/provider/cobalt"
 	"github.com/relink/relink/provider/plaid"
+	"github.com/relink/relink/provider/sandbox"
 	"github.com/relink/relink/remind"
 	"github.com/relink/relink/server"
 	"github.com/relink/relink/store"
@@ -129,7 +130,7 @@ func (a *app) openDemo(ctx context.Context, cfg config.Config, connections int) 
 		return nil, nil, err
 	}
 	e := &env{cfg: cfg, st: d.Store, backend: d.Backend, close: d.Close}
-	box, err := remind.StartMailbox(remind.MailboxOptions{})
+	box, err := sandbox.StartMailbox(sandbox.MailboxOptions{})
 	if err != nil {
 		e.Close()
 		return nil, nil, fmt.Errorf("demo: starting the local mailbox: %w", err)

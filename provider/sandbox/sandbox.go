@@ -3,7 +3,9 @@
 // documented JSON shapes and auth checks, hold connections in any health
 // category, break and repair them, send signed webhooks, serve a hosted
 // update-mode page whose button completes the repair, and inject faults.
-// They are part of the product (relink --demo), not test-only code.
+// Mailbox is their counterpart for reminders: a loopback SMTP server that
+// keeps what it receives. They are part of the product (relink --demo),
+// not test-only code.
 package sandbox
 
 import (

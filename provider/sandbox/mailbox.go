@@ -1,4 +1,4 @@
-package remind
+package sandbox
 
 import (
 	"bytes"
@@ -196,24 +196,24 @@ func (m *Mailbox) NewSession(*smtp.Conn) (smtp.Session, error) {
 	m.mu.Lock()
 	m.sessions++
 	m.mu.Unlock()
-	return &session{box: m}, nil
+	return &mailSession{box: m}, nil
 }
 
-type session struct {
+type mailSession struct {
 	box    *Mailbox
 	authed bool
 	from   string
 	to     []string
 }
 
-func (s *session) AuthMechanisms() []string {
+func (s *mailSession) AuthMechanisms() []string {
 	if s.box.opts.Username == "" {
 		return nil
 	}
 	return []string{sasl.Plain}
 }
 
-func (s *session) Auth(mech string) (sasl.Server, error) {
+func (s *mailSession) Auth(mech string) (sasl.Server, error) {
 	return sasl.NewPlainServer(func(identity, username, password string) error {
 		if username != s.box.opts.Username || password != s.box.opts.Password {
 			return smtp.ErrAuthFailed
@@ -223,7 +223,7 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 	}), nil
 }
 
-func (s *session) Mail(from string, _ *smtp.MailOptions) error {
+func (s *mailSession) Mail(from string, _ *smtp.MailOptions) error {
 	if s.box.opts.Username != "" && !s.authed {
 		return smtp.ErrAuthRequired
 	}
@@ -231,12 +231,12 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 	return nil
 }
 
-func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+func (s *mailSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 	s.to = append(s.to, to)
 	return nil
 }
 
-func (s *session) Data(r io.Reader) error {
+func (s *mailSession) Data(r io.Reader) error {
 	raw, err := io.ReadAll(r)
 	if err != nil {
 		return err
@@ -252,8 +252,8 @@ func (s *session) Data(r io.Reader) error {
 	return nil
 }
 
-func (s *session) Reset()        { s.from, s.to = "", nil }
-func (s *session) Logout() error { return nil }
+func (s *mailSession) Reset()        { s.from, s.to = "", nil }
+func (s *mailSession) Logout() error { return nil }
 
 // parseMail reads the subject, Message-ID and the text and HTML parts of
 // a (possibly multipart) message, decoding transfer encodings.
