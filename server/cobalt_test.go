@@ -59,7 +59,12 @@ func (e *env) addCobalt(ref string) {
 }
 
 func TestCobaltWebhooksFromTheEmulatorUpdateTheCache(t *testing.T) {
-	e := newEnv(t)
+	// The emulator stamps its events and the server its receipts with one
+	// clock that moves a second before each step: every event has a time
+	// of its own (in the past, as a real one would be).
+	clock := newTestClock(time.Now().Add(-time.Hour))
+	e := newEnv(t, func(c *Config) { c.Now = clock.Now })
+	e.cobaltClock.Store(clock)
 	e.addCobalt("clinic_1")
 
 	steps := []struct {
@@ -77,7 +82,7 @@ func TestCobaltWebhooksFromTheEmulatorUpdateTheCache(t *testing.T) {
 		}, health.Healthy, ""},
 	}
 	for _, s := range steps {
-		time.Sleep(2 * time.Millisecond) // distinct event times
+		clock.Advance(time.Second) // distinct event times
 		if err := s.act(); err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}

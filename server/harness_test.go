@@ -37,7 +37,8 @@ type env struct {
 	key    *vault.Key
 
 	plaid        *sandbox.Plaid
-	plaidOffset  atomic.Int64 // the Plaid emulator's clock runs this far from now
+	plaidOffset  atomic.Int64              // the Plaid emulator's clock runs this far from now
+	cobaltClock  atomic.Pointer[testClock] // when set, the Cobalt emulator's clock; time.Now otherwise
 	belvo        *sandbox.Belvo
 	cobalt       *sandbox.Cobalt
 	plaidClient  *plaid.Client
@@ -81,7 +82,12 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	}
 	t.Cleanup(func() { e.belvo.Close() })
 	e.cobalt, err = sandbox.NewCobalt(sandbox.CobaltOptions{WebhookURL: e.base + "/webhooks/cobalt",
-		OnRepairedURL: e.base + "/callbacks/cobalt"})
+		OnRepairedURL: e.base + "/callbacks/cobalt", Now: func() time.Time {
+			if c := e.cobaltClock.Load(); c != nil {
+				return c.Now()
+			}
+			return time.Now()
+		}})
 	if err != nil {
 		t.Fatalf("starting the Cobalt emulator: %v", err)
 	}
@@ -330,3 +336,17 @@ func (s *syncBuffer) lines(subs ...string) int {
 	}
 	return n
 }
+
+// testClock is a clock that moves only when the test moves it, so events
+// get distinct times by construction.
+type testClock struct{ ns atomic.Int64 }
+
+func newTestClock(start time.Time) *testClock {
+	c := &testClock{}
+	c.ns.Store(start.UnixNano())
+	return c
+}
+
+func (c *testClock) Now() time.Time { return time.Unix(0, c.ns.Load()).UTC() }
+
+func (c *testClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
