@@ -60,10 +60,23 @@ type envOption func(*Config)
 
 func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
+	return newEnvOn(t, listen(t), opts...)
+}
+
+// listen opens a listener on a free loopback port.
+func listen(t testing.TB) net.Listener {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listening on loopback: %v", err)
 	}
+	return ln
+}
+
+// newEnvOn is newEnv serving on ln (a watchedListener, say).
+func newEnvOn(t testing.TB, ln net.Listener, opts ...envOption) *env {
+	t.Helper()
+	var err error
 	e := &env{t: t, base: "http://" + ln.Addr().String(), logs: &syncBuffer{},
 		dbPath: filepath.Join(t.TempDir(), "relink.db")}
 	e.client = &http.Client{Timeout: 10 * time.Second,
@@ -350,3 +363,83 @@ func newTestClock(start time.Time) *testClock {
 func (c *testClock) Now() time.Time { return time.Unix(0, c.ns.Load()).UTC() }
 
 func (c *testClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// watchedListener lets a test see what the server does with its listener:
+// the connections it accepted, how far it has read each, and whether it
+// has closed the listener.
+type watchedListener struct {
+	net.Listener
+	closed    chan struct{} // closed once the server closed the listener
+	closeOnce sync.Once
+
+	mu    sync.Mutex
+	conns map[string]*watchedConn // by the client's address
+}
+
+func watch(ln net.Listener) *watchedListener {
+	return &watchedListener{Listener: ln, closed: make(chan struct{}), conns: map[string]*watchedConn{}}
+}
+
+func (l *watchedListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	wc := &watchedConn{Conn: c}
+	l.mu.Lock()
+	l.conns[c.RemoteAddr().String()] = wc
+	l.mu.Unlock()
+	return wc, nil
+}
+
+func (l *watchedListener) Close() error {
+	err := l.Listener.Close()
+	l.closeOnce.Do(func() { close(l.closed) })
+	return err
+}
+
+// isClosed reports whether the server has closed the listener.
+func (l *watchedListener) isClosed() bool {
+	select {
+	case <-l.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// conn is the server's side of the client connection c (nil until accepted).
+func (l *watchedListener) conn(c net.Conn) *watchedConn {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.conns[c.LocalAddr().String()]
+}
+
+// watchedConn counts what the server reads from a connection.
+type watchedConn struct {
+	net.Conn
+	read    atomic.Int64 // bytes the server has read
+	askedAt atomic.Int64 // read, when the server last asked for more
+}
+
+func (c *watchedConn) Read(p []byte) (int, error) {
+	c.askedAt.Store(c.read.Load())
+	n, err := c.Conn.Read(p)
+	c.read.Add(int64(n))
+	return n, err
+}
+
+// waitsAfter reports whether the server has read n bytes and is waiting
+// for more.
+func (c *watchedConn) waitsAfter(n int) bool {
+	return c != nil && c.read.Load() == int64(n) && c.askedAt.Load() == int64(n)
+}
+
+// CloseWrite keeps the half-close net/http does before closing a
+// connection with an unread body (a *net.TCPConn has it).
+func (c *watchedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}

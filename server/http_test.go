@@ -179,7 +179,8 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 }
 
 func TestGracefulShutdownFinishesRequestsInFlight(t *testing.T) {
-	e := newEnv(t)
+	ln := watch(listen(t))
+	e := newEnvOn(t, ln)
 	e.addCobalt("clinic_1")
 	b := cobaltBody(t, "evt_inflight", "clinic_1", "access_token.login_required", time.Now(), loginRequired("clinic_1"))
 	addr := strings.TrimPrefix(e.base, "http://")
@@ -188,13 +189,18 @@ func TestGracefulShutdownFinishesRequestsInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	fmt.Fprintf(conn, "POST /webhooks/cobalt HTTP/1.1\r\nHost: relink\r\n%s: %s\r\nContent-Length: %d\r\n\r\n%s",
+	sent, err := fmt.Fprintf(conn, "POST /webhooks/cobalt HTTP/1.1\r\nHost: relink\r\n%s: %s\r\nContent-Length: %d\r\n\r\n%s",
 		cobalt.SignatureHeader, hmacHex(e.cobalt.WebhookSecret(), b), len(b), b[:10])
-	time.Sleep(100 * time.Millisecond) // the server is reading the body
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The server has read the headers and the first bytes of the body, and
+	// asks for the rest: the handler is reading the body.
+	e.eventually("the server to read the body", func() bool { return ln.conn(conn).waitsAfter(sent) })
 
 	stopped := make(chan error, 1)
 	go func() { stopped <- e.shutdown() }()
-	time.Sleep(100 * time.Millisecond)
+	e.eventually("the server to close its listener", ln.isClosed)
 	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 		c.Close()
 		t.Error("the server still takes connections while shutting down")
