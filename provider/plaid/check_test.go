@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http/httptrace"
 	"strings"
 	"testing"
 	"time"
@@ -347,7 +348,14 @@ func TestCheckCancelled(t *testing.T) {
 	c := newClient(t, emu, nil)
 	emu.Faults.Hang(1)
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() { time.Sleep(50 * time.Millisecond); cancel() }()
+	defer cancel()
+	// Cancel once the request is on the wire: the emulator holds it, so the
+	// client is waiting for an answer that cannot come.
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(w httptrace.WroteRequestInfo) {
+		if w.Err == nil {
+			cancel()
+		}
+	}})
 	_, err := c.Check(ctx, addItem(t, emu, sandbox.Connection{}))
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("error = %v, want context.Canceled", err)
