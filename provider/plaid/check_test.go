@@ -320,17 +320,18 @@ func TestCheckItemGetLimit(t *testing.T) {
 }
 
 // TestCheckPerItemLimiter: a burst of checks of one Item waits for the
-// client's own per-Item limit (here 60/min: one now, the next in a second)
-// rather than calling Plaid; the deadline makes the wait fail at once.
+// client's own per-Item limit (here 1/min: one now, the next in a minute)
+// rather than calling Plaid; a deadline well inside that minute makes the
+// wait fail at once, however long the first check took.
 func TestCheckPerItemLimiter(t *testing.T) {
 	t.Parallel()
 	emu := newEmulator(t, sandbox.PlaidOptions{})
-	c := newClient(t, emu, func(cfg *plaid.Config) { cfg.PerItemPerMinute = 60 })
+	c := newClient(t, emu, func(cfg *plaid.Config) { cfg.PerItemPerMinute = 1 })
 	conn := addItem(t, emu, sandbox.Connection{})
 	if _, err := c.Check(context.Background(), conn); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err := c.Check(ctx, conn)
 	if err == nil || !strings.Contains(err.Error(), "rate limit") {

@@ -161,17 +161,18 @@ func TestSyncEmitErrorStops(t *testing.T) {
 	}
 }
 
-// TestClientLimiter: with 60 calls a minute allowed, one goes now and the
-// next a second later, whatever the Item; a shorter deadline makes the wait
-// fail at once instead of calling Plaid.
+// TestClientLimiter: with one call a minute allowed, one goes now and the
+// next a minute later, whatever the Item; a deadline well inside that
+// minute makes the wait fail at once instead of calling Plaid, however long
+// the first call took.
 func TestClientLimiter(t *testing.T) {
 	t.Parallel()
 	emu := newEmulator(t, sandbox.PlaidOptions{})
-	c := newClient(t, emu, func(cfg *plaid.Config) { cfg.PerClientPerMinute = 60 })
+	c := newClient(t, emu, func(cfg *plaid.Config) { cfg.PerClientPerMinute = 1 })
 	if _, err := c.Check(context.Background(), addItem(t, emu, sandbox.Connection{})); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err := c.Check(ctx, addItem(t, emu, sandbox.Connection{}))
 	if err == nil || !strings.Contains(err.Error(), "client rate limit") {
