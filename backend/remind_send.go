@@ -22,6 +22,7 @@ type Report struct {
 	Failed      []Failure             // messages that failed for good
 	Cancelled   int                   // messages dropped before sending (links expired, connections healthy)
 	Resumed     int                   // messages an earlier, interrupted run had queued
+	Recovered   int                   // of those, messages a run that stopped mid-send had left 'sending'
 	Pending     int                   // messages left queued because the run stopped early
 	Elapsed     time.Duration
 }
@@ -37,7 +38,10 @@ type Failure struct {
 // 1 quiet hours) · 0 failed".
 func (rep Report) Summary() string {
 	s := fmt.Sprintf("%d sent", rep.Sent)
-	if rep.Resumed > 0 {
+	switch {
+	case rep.Recovered > 0:
+		s += fmt.Sprintf(" (%d resumed from an interrupted run, %d of them recovered mid-send)", rep.Resumed, rep.Recovered)
+	case rep.Resumed > 0:
 		s += fmt.Sprintf(" (%d resumed from an interrupted run)", rep.Resumed)
 	}
 	s += " · " + skipSummary(rep.Skipped)
@@ -76,6 +80,21 @@ func (s *sendState) update(f func(*Report)) {
 // the dispatcher starts on the first chunk while the next is prepared.
 const queueChunk = 200
 
+// Recover queues again the messages left 'sending' by a run that is gone
+// (killed: same host, its pid not running) or whose lease ran out, and
+// returns how many. Every send path runs it before it looks at what is
+// queued — whether or not its own plan has anything new — or such messages
+// would wait for good, counted as "already queued" by every later plan.
+// SendReminders runs it too.
+func (r *Reminders) Recover(ctx context.Context) (int, error) {
+	claimant := r.opts.Claimant
+	n, err := r.Store.RecoverReminders(ctx, r.now(), r.opts.Lease, func(c string) bool { return remind.ClaimantGone(claimant, c) })
+	if err != nil {
+		return n, fmt.Errorf("recovering reminders left by an interrupted run: %w", err)
+	}
+	return n, nil
+}
+
 // SendReminders queues the plan's messages and sends them, together with
 // any message an earlier, interrupted run left queued for the channel.
 // progress (may be nil) sees messages finished of the total. A plan sent
@@ -91,9 +110,11 @@ func (r *Reminders) SendReminders(ctx context.Context, plan Plan, progress func(
 		return st.rep, nil
 	}
 	claimant := r.opts.Claimant
-	if _, err := r.Store.RecoverReminders(ctx, r.now(), r.opts.Lease, func(c string) bool { return remind.ClaimantGone(claimant, c) }); err != nil {
+	recovered, err := r.Recover(ctx)
+	if err != nil {
 		return st.rep, err
 	}
+	st.rep.Recovered = recovered
 	resumed, err := r.Store.QueuedReminders(ctx, plan.Channel)
 	if err != nil {
 		return st.rep, err

@@ -73,6 +73,14 @@ config file ($XDG_CONFIG_HOME/relink/templates).`,
 				return err
 			}
 			defer rem.Close()
+			// Before planning: a message a killed run left 'sending' is queued
+			// again (and sent below), not counted as "already queued".
+			recovered := 0
+			if !dryRun {
+				if recovered, err = rem.Recover(ctx); err != nil {
+					return err
+				}
+			}
 			plan, err := rem.Plan(ctx, backend.Audience{Refs: args, Category: category, AllFailing: allFailing}, channel)
 			if err != nil {
 				return err
@@ -95,7 +103,7 @@ config file ($XDG_CONFIG_HOME/relink/templates).`,
 				fmt.Fprintln(a.stdout, "Nothing to send: "+plan.SkipSummary())
 				return nil
 			}
-			fmt.Fprintln(a.stdout, planHeadline(plan, queued))
+			fmt.Fprintln(a.stdout, planHeadline(plan, queued, recovered))
 			if !yes {
 				ok, err := a.confirm(fmt.Sprintf("Send %s?", textfmt.Plural(len(plan.Messages)+queued, "reminder", "reminders")), len(plan.Messages)+queued)
 				if err != nil {
@@ -109,6 +117,7 @@ config file ($XDG_CONFIG_HOME/relink/templates).`,
 			prog := a.remindProgress()
 			rep, err := rem.SendReminders(ctx, plan, prog.update)
 			prog.done()
+			rep.Recovered += recovered
 			a.printReport(rep)
 			if err != nil {
 				return err
@@ -138,7 +147,7 @@ func remindableGroup(name string) bool {
 	return c.Valid() && c.Failing()
 }
 
-func planHeadline(p backend.Plan, queued int) string {
+func planHeadline(p backend.Plan, queued, recovered int) string {
 	s := fmt.Sprintf("%s by %s to %s, covering %s",
 		textfmt.Plural(len(p.Messages), "reminder", "reminders"), p.Channel, textfmt.Plural(len(p.Messages), "user", "users"),
 		textfmt.Plural(p.Connections(), "connection", "connections"))
@@ -147,6 +156,9 @@ func planHeadline(p backend.Plan, queued int) string {
 	}
 	if queued > 0 {
 		s += fmt.Sprintf("; and %s left queued by an interrupted run", textfmt.Plural(queued, "reminder", "reminders"))
+		if recovered > 0 {
+			s += fmt.Sprintf(" (%d of them recovered: that run stopped while sending them)", recovered)
+		}
 	}
 	return s
 }

@@ -21,6 +21,10 @@ func remindCLI(t *testing.T) (*cli, *sandbox.Mailbox) {
 }
 
 func remindCLIEmu(t *testing.T) (*cli, *sandbox.Mailbox, *sandbox.Plaid) {
+	return remindCLIWith(t, sandbox.MailboxOptions{})
+}
+
+func remindCLIWith(t *testing.T, mo sandbox.MailboxOptions) (*cli, *sandbox.Mailbox, *sandbox.Plaid) {
 	t.Helper()
 	c := newCLI(t)
 	emu, err := sandbox.NewPlaid(sandbox.PlaidOptions{PerItemPerMinute: -1})
@@ -42,7 +46,7 @@ func remindCLIEmu(t *testing.T) (*cli, *sandbox.Mailbox, *sandbox.Plaid) {
 		}
 		reg += fmt.Sprintf("plaid,%s,%s,%s,User %s,%s,,Tartan Bank\n", it.id, tok, it.user, it.user, it.email)
 	}
-	box, err := sandbox.StartMailbox(sandbox.MailboxOptions{})
+	box, err := sandbox.StartMailbox(mo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,6 +176,20 @@ func TestRemindUsageAndConfigErrors(t *testing.T) {
 	}
 }
 
+// relinkBinary is $RELINK_E2E_BIN (a binary built already), else relink
+// built into dir.
+func relinkBinary(t *testing.T, dir string) string {
+	t.Helper()
+	if bin := os.Getenv("RELINK_E2E_BIN"); bin != "" {
+		return bin
+	}
+	bin := filepath.Join(dir, "relink")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/relink/relink").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
 // TestRemindAsksOnATerminal runs the real binary in tmux: the prompt's
 // default is No, and "y" sends.
 func TestRemindAsksOnATerminal(t *testing.T) {
@@ -182,13 +200,7 @@ func TestRemindAsksOnATerminal(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	c, box := remindCLI(t)
-	bin := os.Getenv("RELINK_E2E_BIN") // a binary built already; by default the test builds one
-	if bin == "" {
-		bin = filepath.Join(c.dir, "relink")
-		if out, err := exec.Command("go", "build", "-o", bin, "github.com/relink/relink").CombinedOutput(); err != nil {
-			t.Fatalf("go build: %v\n%s", err, out)
-		}
-	}
+	bin := relinkBinary(t, c.dir)
 	sock := filepath.Join(c.dir, "tmux.sock")
 	tmux := func(args ...string) string {
 		out, _ := exec.Command("tmux", append([]string{"-S", sock}, args...)...).CombinedOutput()
