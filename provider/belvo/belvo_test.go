@@ -21,6 +21,7 @@ import (
 type env struct {
 	emu    *sandbox.Belvo
 	client *belvo.Client
+	cfg    belvo.Config // the client's
 	hooks  chan provider.Observation
 }
 
@@ -58,8 +59,24 @@ func newEnv(t testing.TB, mod func(*belvo.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.client, parser = c, c
+	e.client, e.cfg, parser = c, cfg, c
 	return e
+}
+
+// withTimeout is e with another client of the emulator, whose attempts
+// give up after d. Only a step that makes the emulator hang needs a short
+// one: every other answer comes well within the default.
+func (e *env) withTimeout(t testing.TB, d time.Duration) *env {
+	t.Helper()
+	cfg := e.cfg
+	cfg.Timeout = d
+	c, err := belvo.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short := *e
+	short.client = c
+	return &short
 }
 
 func (e *env) add(t testing.TB, c sandbox.Connection) string {

@@ -104,7 +104,7 @@ func TestSyncRetriesThrottlingAndServerErrors(t *testing.T) {
 }
 
 func TestSyncPersistentFailures(t *testing.T) {
-	e := newEnv(t, func(c *belvo.Config) { c.Timeout = 150 * time.Millisecond })
+	e := newEnv(t, nil)
 	e.add(t, sandbox.Connection{})
 
 	e.emu.Faults.ServerErrors(100)
@@ -126,7 +126,7 @@ func TestSyncPersistentFailures(t *testing.T) {
 
 	e.emu.Faults.Reset()
 	e.emu.Faults.Hang(100)
-	_, err = e.sync(t)
+	_, err = e.withTimeout(t, 150*time.Millisecond).sync(t)
 	pe = providerError(t, err)
 	var ne net.Error
 	if pe.Status != 0 || !errors.As(err, &ne) || !ne.Timeout() {

@@ -77,7 +77,7 @@ func TestWrongCredentials(t *testing.T) {
 }
 
 func TestRetriesAndFaults(t *testing.T) {
-	e := newEnv(t, false, func(c *cobalt.Config) { c.Timeout = 150 * time.Millisecond })
+	e := newEnv(t, false, nil)
 	conn := e.add(t, sandbox.Connection{})
 	check := func() (provider.Observation, error) { return e.client.Check(t.Context(), conn) }
 
@@ -105,7 +105,7 @@ func TestRetriesAndFaults(t *testing.T) {
 
 	e.emu.Faults.Reset()
 	e.emu.Faults.Hang(100)
-	_, err = check()
+	_, err = e.withTimeout(t, 150*time.Millisecond).Check(t.Context(), conn)
 	pe = providerError(t, err)
 	var ne net.Error
 	if pe.Status != 0 || !errors.As(err, &ne) || !ne.Timeout() {

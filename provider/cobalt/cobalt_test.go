@@ -22,6 +22,7 @@ import (
 type env struct {
 	emu      *sandbox.Cobalt
 	client   *cobalt.Client
+	cfg      cobalt.Config // the client's
 	hooks    chan provider.Observation
 	repaired chan provider.Observation
 }
@@ -79,7 +80,22 @@ func newEnv(t *testing.T, legacy bool, mod func(*cobalt.Config)) *env {
 	if e.client, err = cobalt.New(cfg); err != nil {
 		t.Fatal(err)
 	}
+	e.cfg = cfg
 	return e
+}
+
+// withTimeout is another client of the emulator, whose attempts give up
+// after d. Only a step that makes the emulator hang needs a short one:
+// every other answer comes well within the default.
+func (e *env) withTimeout(t *testing.T, d time.Duration) *cobalt.Client {
+	t.Helper()
+	cfg := e.cfg
+	cfg.Timeout = d
+	c, err := cobalt.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // add registers a connection and returns what the registry would hold.

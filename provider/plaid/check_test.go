@@ -222,18 +222,25 @@ func TestCheckTokenOfAnotherItem(t *testing.T) {
 
 func TestCheckRetriesThenSucceeds(t *testing.T) {
 	t.Parallel()
+	// Only the hang needs a short timeout (it ends the first attempt); the
+	// others keep the default, so a slow answer is not taken for a hang.
 	for _, tc := range []struct {
-		name  string
-		fault func(*sandbox.Faults)
+		name    string
+		fault   func(*sandbox.Faults)
+		timeout time.Duration // 0: newClient's
 	}{
-		{"429 with Retry-After", func(f *sandbox.Faults) { f.TooManyRequests(2, 0) }},
-		{"500", func(f *sandbox.Faults) { f.ServerErrors(2) }},
-		{"one hang", func(f *sandbox.Faults) { f.Hang(1) }},
+		{"429 with Retry-After", func(f *sandbox.Faults) { f.TooManyRequests(2, 0) }, 0},
+		{"500", func(f *sandbox.Faults) { f.ServerErrors(2) }, 0},
+		{"one hang", func(f *sandbox.Faults) { f.Hang(1) }, 300 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			emu := newEmulator(t, sandbox.PlaidOptions{})
-			c := newClient(t, emu, func(cfg *plaid.Config) { cfg.Timeout = 300 * time.Millisecond })
+			c := newClient(t, emu, func(cfg *plaid.Config) {
+				if tc.timeout > 0 {
+					cfg.Timeout = tc.timeout
+				}
+			})
 			conn := addItem(t, emu, sandbox.Connection{})
 			tc.fault(emu.Faults)
 			obs, err := c.Check(context.Background(), conn)
