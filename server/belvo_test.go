@@ -61,9 +61,14 @@ func TestBelvoWebhooksFromTheEmulatorUpdateTheCache(t *testing.T) {
 	if err := e.belvo.Repair(link.ID); err != nil {
 		t.Fatal(err)
 	}
+	// A recheck is counted once it has stored what it read: wait for the
+	// count, not just for its effect, before reading it.
 	e.eventually("the recheck after the historical update", func() bool {
-		return e.category("belvo", link.ID) == health.Healthy
+		return e.srv.m.rechecks[recheckOK].Load()+e.srv.m.rechecks[recheckFailed].Load() > 0
 	})
+	if got := e.category("belvo", link.ID); got != health.Healthy {
+		t.Errorf("after the recheck: category %s, want %s", got, health.Healthy)
+	}
 	if got := e.srv.m.rechecks[recheckOK].Load(); got != 1 {
 		t.Errorf("%d rechecks, want 1", got)
 	}
