@@ -64,7 +64,7 @@ func TestUpdateLinkErrors(t *testing.T) {
 
 	e.emu.Faults.Malformed(1)
 	_, err = e.client.UpdateLink(t.Context(), provider.Conn{ProviderID: e.add(t, sandbox.Connection{})})
-	if pe = providerError(t, err); !strings.Contains(err.Error(), "malformed response") {
+	if providerError(t, err); !strings.Contains(err.Error(), "malformed response") {
 		t.Errorf("malformed: %v", err)
 	}
 }
