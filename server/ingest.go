@@ -69,6 +69,12 @@ func (s *Server) webhook(ep *endpoint) http.Handler {
 				"code", printable(po.Signal.ProviderCode, maxLoggedIDBytes), "event_id", printable(po.EventID, maxLoggedIDBytes))
 			return
 		}
+		if msg := provider.CheckID(po.ProviderID); msg != "" {
+			// The registry's rule: an id that reaches the cache, a CONN
+			// argument or a terminal is one printable line.
+			s.refuse(w, r, rt, &rejection{http.StatusBadRequest, "the webhook's connection id " + msg})
+			return
+		}
 		ref := rt.provider() + ":" + po.ProviderID
 		out, err := s.w.submit(r.Context(), store.Observation{Provider: rt.provider(), ProviderID: po.ProviderID,
 			Institution: po.Institution, EventID: po.EventID, Kind: po.Kind, Signal: po.Signal, Raw: po.Raw,
