@@ -142,8 +142,7 @@ func NewBelvo(opts BelvoOptions) (*Belvo, error) {
 		b.reqs.Add(1)
 		faulty.ServeHTTP(w, r)
 	}))
-	root.HandleFunc("GET /widget/{$}", b.handleWidget)
-	root.HandleFunc("POST /widget/{$}", b.handleWidgetSubmit)
+	b.widgetPage().mount(root, "/widget/{$}")
 
 	srv, err := Listen(root)
 	if err != nil {

@@ -1,34 +1,13 @@
 package sandbox
 
-import (
-	"html/template"
-	"net/http"
-)
+import "net/http"
 
-// The hosted widget in update mode: GET shows what the link needs, the
-// button POSTs back and completes the update.
+// The hosted widget in update mode (a hostedPage at /widget/): GET shows
+// what the link needs, the button POSTs back and completes the update.
 
-var belvoWidgetPage = template.Must(template.New("widget").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Belvo widget (sandbox)</title>
-<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem}
-button{font-size:1rem;padding:.6rem 1.2rem}</style></head><body>
-<h1>Belvo · update your connection</h1>
-{{if .Error}}<p role="alert">{{.Error}}</p>{{else if .Done}}<p>Connected. Your {{.Institution}} link is valid again; you can close this window.</p>
-{{else}}<p>Institution: <strong>{{.Institution}}</strong></p>
-<p>{{.Need}}</p>
-<form method="post" action="">
-<input type="hidden" name="access_token" value="{{.Token}}">
-{{if .MFA}}<label>Token <input name="token" autocomplete="one-time-code"></label>{{else}}<label>Password <input type="password" name="password" autocomplete="current-password"></label>{{end}}
-<p><button type="submit">Update connection</button></p>
-</form>
-<p><small>Sandbox: any value is accepted.</small></p>{{end}}
-</body></html>
-`))
-
-type belvoWidgetView struct {
-	status                          int
-	Error, Institution, Need, Token string
-	MFA, Done                       bool
+func (b *Belvo) widgetPage() *hostedPage {
+	return &hostedPage{title: "Belvo widget (sandbox)", heading: "Belvo · update your connection",
+		token: formToken("access_token"), open: b.openWidget, submit: b.submitWidget}
 }
 
 // widgetLink resolves a widget access token to its link.
@@ -53,52 +32,34 @@ func (b *Belvo) widgetLink(token string) (*belvoLink, string) {
 	return &cp, ""
 }
 
-func (b *Belvo) handleWidget(w http.ResponseWriter, r *http.Request) {
-	token := r.URL.Query().Get("access_token")
+func (b *Belvo) openWidget(token string) hostedView {
 	l, problem := b.widgetLink(token)
-	v := belvoWidgetView{Error: problem, Token: token}
 	if l == nil {
-		v.status = http.StatusUnauthorized
-	} else {
-		v.Institution = l.institution
-		switch l.status {
-		case "token_required":
-			v.MFA, v.Need = true, "Your bank asks for a new security token to keep this connection working."
-		case "valid":
-			v.Need = "This connection works. You may confirm your credentials anyway."
-		default:
-			v.Need = "Your bank no longer accepts the stored password. Enter your current one."
-		}
+		return hostedView{status: http.StatusUnauthorized, Alert: problem}
 	}
-	belvoRenderWidget(w, v)
+	field := hostedField{Label: "Password", Name: "password", Type: "password", Autocomplete: "current-password"}
+	need := "Your bank no longer accepts the stored password. Enter your current one."
+	switch l.status {
+	case "token_required":
+		field = hostedField{Label: "Token", Name: "token", Autocomplete: "one-time-code"}
+		need = "Your bank asks for a new security token to keep this connection working."
+	case "valid":
+		need = "This connection works. You may confirm your credentials anyway."
+	}
+	return hostedView{Label: "Institution", Subject: l.institution, Need: need,
+		Form: &hostedForm{TokenName: "access_token", Token: token, Fields: []hostedField{field}, Button: "Update connection"},
+		Note: "Sandbox: any value is accepted."}
 }
 
-func (b *Belvo) handleWidgetSubmit(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 1<<16)
-	if err := r.ParseForm(); err != nil {
-		belvoRenderWidget(w, belvoWidgetView{status: http.StatusBadRequest, Error: "The form could not be read."})
-		return
-	}
-	token := r.PostForm.Get("access_token")
+func (b *Belvo) submitWidget(token string) hostedView {
 	l, problem := b.widgetLink(token)
 	if l == nil {
-		belvoRenderWidget(w, belvoWidgetView{status: http.StatusUnauthorized, Error: problem})
-		return
+		return hostedView{status: http.StatusUnauthorized, Alert: problem}
 	}
-	v := belvoWidgetView{Institution: l.institution, Done: true}
 	if err := b.Repair(l.id); err != nil {
 		// The link is valid again; only the webhook is missing.
-		v = belvoWidgetView{status: http.StatusBadGateway,
-			Error: "Connected, but the sandbox could not deliver the webhook: " + err.Error()}
+		return hostedView{status: http.StatusBadGateway,
+			Alert: "Connected, but the sandbox could not deliver the webhook: " + err.Error()}
 	}
-	belvoRenderWidget(w, v)
-}
-
-func belvoRenderWidget(w http.ResponseWriter, v belvoWidgetView) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	if v.status != 0 {
-		w.WriteHeader(v.status)
-	}
-	_ = belvoWidgetPage.Execute(w, v) // the browser went away; nothing to do
+	return hostedView{Done: "Connected. Your " + l.institution + " link is valid again; you can close this window."}
 }

@@ -118,8 +118,7 @@ func NewCobalt(opts CobaltOptions) (*Cobalt, error) {
 		"message": "Internal server error"})
 	root := http.NewServeMux()
 	root.Handle("/v1/", c.Faults.Wrap(api, body429, body500))
-	root.HandleFunc("GET /link", c.handleLinkPage)
-	root.HandleFunc("POST /link", c.handleLinkSubmit)
+	c.linkPage().mount(root, "/link")
 
 	srv, err := Listen(root)
 	if err != nil {

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"html/template"
 	"net/http"
 	"sync"
 	"time"
@@ -49,7 +48,6 @@ type Plaid struct {
 	perItem          int
 	now              func() time.Time
 	srv              *Server
-	page             *template.Template
 
 	mu         sync.Mutex // guards items, tokens, links, webhookURL
 	items      map[string]*plaidItem
@@ -106,7 +104,6 @@ func NewPlaid(opts PlaidOptions) (*Plaid, error) {
 		linkSweep:  1024,
 		webhookURL: opts.WebhookURL,
 		keys:       map[string]*plaidKey{},
-		page:       template.Must(template.New("hosted").Parse(plaidHostedPage)),
 	}
 	if p.now == nil {
 		p.now = time.Now
@@ -132,8 +129,7 @@ func NewPlaid(opts PlaidOptions) (*Plaid, error) {
 		p.fail(w, http.StatusNotFound, "INVALID_REQUEST", "NOT_FOUND", "the requested path was not found: "+r.URL.Path)
 	})
 	root := http.NewServeMux()
-	root.HandleFunc("GET /hosted/{token}", p.handleHostedGet)
-	root.HandleFunc("POST /hosted/{token}", p.handleHostedPost)
+	p.hostedPage().mount(root, "/hosted/{token}")
 	root.Handle("/", plaidReadBody(p.Faults.Wrap(api,
 		plaidErrorJSON("RATE_LIMIT_EXCEEDED", "RATE_LIMIT", "rate limit exceeded for attempts to access this client. please try again later"),
 		plaidErrorJSON("API_ERROR", "INTERNAL_SERVER_ERROR", "an unexpected error occurred"))))

@@ -1,31 +1,27 @@
 package sandbox
 
-import (
-	"bytes"
-	"net/http"
-)
+import "net/http"
 
-// ---- the hosted update-mode page ----
+// ---- the hosted update-mode page (a hostedPage at /hosted/{token}) ----
 
-const plaidHostedPage = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{.Title}}</title></head>
-<body style="font-family: sans-serif; max-width: 32em; margin: 4em auto">
-<h1>{{.Title}}</h1>
-<p>{{.Text}}</p>
-{{if .Form}}<form method="post"><button type="submit">Continue</button></form>{{end}}
-<p style="color: #888">relink sandbox: emulated Plaid Hosted Link</p>
-</body></html>
-`
-
-type plaidPage struct {
-	Title, Text string
-	Form        bool
+func (p *Plaid) hostedPage() *hostedPage {
+	return &hostedPage{token: pathToken("token"), open: p.openHosted, submit: p.submitHosted}
 }
 
-// hostedLink finds an open link token; on failure it has answered.
-func (p *Plaid) hostedLink(w http.ResponseWriter, r *http.Request) (plaidLink, string, bool) {
+// plaidView is a page of Plaid's Hosted Link: its title is its heading.
+func plaidView(status int, title string, v hostedView) hostedView {
+	v.status, v.Title, v.Heading = status, title, title
+	v.Note = "relink sandbox: emulated Plaid Hosted Link"
+	return v
+}
+
+var plaidConnected = plaidView(http.StatusOK, "Connected", hostedView{Done: "Connected. You can close this window."})
+
+// hostedLink finds an open link token; when there is none, the page says
+// why.
+func (p *Plaid) hostedLink(token string) (plaidLink, string, *hostedView) {
 	p.mu.Lock()
-	l, ok := p.links[r.PathValue("token")]
+	l, ok := p.links[token]
 	var snap plaidLink
 	inst := ""
 	if ok {
@@ -35,36 +31,39 @@ func (p *Plaid) hostedLink(w http.ResponseWriter, r *http.Request) (plaidLink, s
 		}
 	}
 	p.mu.Unlock()
+	var refused hostedView
 	switch {
 	case !ok || !snap.hosted:
-		p.render(w, 404, plaidPage{Title: "Link not found", Text: "This link is not valid. Ask for a new one."})
-		return snap, "", false
+		refused = plaidView(http.StatusNotFound, "Link not found", hostedView{Alert: "This link is not valid. Ask for a new one."})
 	case !snap.finished.IsZero():
-		p.render(w, 200, plaidPage{Title: "Connected", Text: "Connected. You can close this window."})
-		return snap, "", false
+		refused = plaidConnected
 	case !p.now().Before(snap.expires):
-		p.render(w, 410, plaidPage{Title: "Link expired", Text: "This link has expired. Ask for a new one."})
-		return snap, "", false
+		refused = plaidView(http.StatusGone, "Link expired", hostedView{Alert: "This link has expired. Ask for a new one."})
+	default:
+		if inst == "" {
+			inst = "your bank"
+		}
+		return snap, inst, nil
 	}
-	if inst == "" {
-		inst = "your bank"
-	}
-	return snap, inst, true
+	return snap, "", &refused
 }
 
-func (p *Plaid) handleHostedGet(w http.ResponseWriter, r *http.Request) {
-	if _, inst, ok := p.hostedLink(w, r); ok {
-		p.render(w, 200, plaidPage{Title: "Reconnect " + inst,
-			Text: "Sign in to " + inst + " again so your account keeps updating.", Form: true})
+func (p *Plaid) openHosted(token string) hostedView {
+	_, inst, refused := p.hostedLink(token)
+	if refused != nil {
+		return *refused
 	}
+	return plaidView(http.StatusOK, "Reconnect "+inst, hostedView{
+		Need: "Sign in to " + inst + " again so your account keeps updating.",
+		Form: &hostedForm{Button: "Continue"}})
 }
 
-// handleHostedPost completes the session: the Item is repaired and
+// submitHosted completes the session: the Item is repaired and
 // ITEM/LOGIN_REPAIRED (when it was failing) and LINK/SESSION_FINISHED fire.
-func (p *Plaid) handleHostedPost(w http.ResponseWriter, r *http.Request) {
-	l, _, ok := p.hostedLink(w, r)
-	if !ok {
-		return
+func (p *Plaid) submitHosted(token string) hostedView {
+	l, _, refused := p.hostedLink(token)
+	if refused != nil {
+		return *refused
 	}
 	now := p.now()
 	session := plaidUUID()
@@ -84,16 +83,5 @@ func (p *Plaid) handleHostedPost(w http.ResponseWriter, r *http.Request) {
 		"status": "SUCCESS", "link_session_id": session, "link_token": l.token,
 		"public_tokens": []string{"public-sandbox-" + plaidUUID()},
 	})
-	p.render(w, 200, plaidPage{Title: "Connected", Text: "Connected. You can close this window."})
-}
-
-func (p *Plaid) render(w http.ResponseWriter, status int, page plaidPage) {
-	var b bytes.Buffer
-	if err := p.page.Execute(&b, page); err != nil {
-		http.Error(w, "rendering the page: "+err.Error(), 500)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	w.Write(b.Bytes())
+	return plaidConnected
 }
