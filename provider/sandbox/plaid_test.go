@@ -410,7 +410,7 @@ func TestPlaidWebhookDelivery(t *testing.T) {
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		if calls.Add(1) <= fails.Load() || r.Header.Get("Plaid-Verification") == "" {
-			http.Error(w, "not now", 503)
+			http.Error(w, "not now", http.StatusServiceUnavailable)
 			return
 		}
 		mu.Lock()
