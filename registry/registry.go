@@ -15,7 +15,10 @@ import (
 	"io"
 	"net/mail"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
+	"github.com/relink/relink/provider"
 	"github.com/relink/relink/store"
 )
 
@@ -89,6 +92,9 @@ type Result struct {
 // listed) and then nothing is applied.
 func Import(ctx context.Context, st *store.Store, r io.Reader, file, operator string) (Result, error) {
 	br := bufio.NewReaderSize(r, 1<<20)
+	if bom, _ := br.Peek(2); bytes.Equal(bom, []byte{0xff, 0xfe}) || bytes.Equal(bom, []byte{0xfe, 0xff}) {
+		return Result{}, fmt.Errorf("%s: the file is UTF-16; save it as UTF-8 (CSV UTF-8 in spreadsheet programs) and import again", file)
+	}
 	format := Sniff(br)
 	im, err := st.BeginImport(ctx, operator)
 	if err != nil {
@@ -158,11 +164,19 @@ func validate(r store.Registration) string {
 	default:
 		return "provider is not plaid, belvo or cobalt"
 	}
-	if r.ProviderID == "" {
-		return "provider_id is empty"
+	if msg := provider.CheckID(r.ProviderID); msg != "" {
+		return "provider_id " + msg
 	}
-	if strings.ContainsAny(r.ProviderID, " \t:") {
-		return "provider_id has a space or a colon"
+	for _, f := range []struct {
+		name, value string
+		max         int
+	}{
+		{"access_token", r.AccessToken, maxToken}, {"user_ref", r.UserRef, maxField}, {"name", r.Name, maxField},
+		{"email", r.Email, maxEmail}, {"phone", r.Phone, maxField}, {"institution", r.Institution, maxField},
+	} {
+		if msg := checkField(f.value, f.max); msg != "" {
+			return f.name + " " + msg
+		}
 	}
 	if r.Email != "" {
 		if a, err := mail.ParseAddress(r.Email); err != nil || a.Address != r.Email {
@@ -173,6 +187,51 @@ func validate(r store.Registration) string {
 		return "phone is not in E.164 form like +15551234567"
 	}
 	return ""
+}
+
+// The longest values a registry field may hold, in bytes: far past any
+// real name, address or token, short of what would flood a terminal or a
+// message (a 10 MB name once made relink ls write 94 MB for 8 rows).
+const (
+	maxField = 256
+	maxEmail = 254 // RFC 5321's path limit
+	maxToken = 4096
+)
+
+// checkField says what is wrong with one single-line field ("" when
+// nothing), never quoting it: invalid UTF-8 (naming the encoding it looks
+// like), a control character (a line break, tab, NUL or escape: the
+// dashboard, the CLI and the messages are single-line there), a
+// bidirectional override, or a length past max.
+func checkField(v string, max int) string {
+	if !utf8.ValidString(v) {
+		return "is not UTF-8 (" + guessEncoding(v) + "); save the file as UTF-8 and import again"
+	}
+	if len(v) > max {
+		return fmt.Sprintf("is %d bytes long (at most %d)", len(v), max)
+	}
+	for _, r := range v {
+		switch {
+		case r == '\r' || r == '\n':
+			return "holds a line break (single-line field)"
+		case unicode.IsControl(r):
+			return fmt.Sprintf("holds a control character (U+%04X: a tab, NUL or escape)", r)
+		case (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069):
+			return fmt.Sprintf("holds a bidirectional override (U+%04X) that makes text read other than it is", r)
+		}
+	}
+	return ""
+}
+
+// guessEncoding names what non-UTF-8 bytes look like: Windows-1252 uses
+// 0x80–0x9F for printable characters (curly quotes, €), ISO-8859-1 does not.
+func guessEncoding(v string) string {
+	for i := 0; i < len(v); i++ {
+		if b := v[i]; b >= 0x80 && b <= 0x9f {
+			return "it looks like Windows-1252"
+		}
+	}
+	return "it looks like ISO-8859-1 (Latin-1)"
 }
 
 func validPhone(p string) bool {
@@ -277,6 +336,11 @@ func readJSONL(r io.Reader, add func(int, store.Registration) error, bad *Error)
 		line++
 		b := bytes.TrimSpace(sc.Bytes())
 		if len(b) == 0 {
+			continue
+		}
+		if !utf8.Valid(b) {
+			// The decoder would turn the bad bytes into U+FFFD silently.
+			bad.add(line, "is not UTF-8 ("+guessEncoding(string(b))+"); save the file as UTF-8 and import again")
 			continue
 		}
 		var row jsonRow
