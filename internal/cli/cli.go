@@ -10,6 +10,8 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+
+	"github.com/relink/relink/internal/textfmt"
 )
 
 // Exit codes of the public contract.
@@ -48,7 +50,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(stderr, "relink:", err)
+	fmt.Fprintln(stderr, "relink:", textfmt.SafeLines(err.Error()))
 	var u usageError
 	if errors.As(err, &u) {
 		fmt.Fprintln(stderr, "Run 'relink --help' for usage.")

@@ -234,7 +234,7 @@ func (t *tableWriter) row(c store.Connection) error {
 	if f := c.Health.FirstFailedAt; f != nil {
 		since = humanAge(t.now.Sub(*f))
 	}
-	_, err := fmt.Fprintf(t.tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Ref(), textfmt.Dash(c.Name), textfmt.Dash(c.Email), textfmt.Dash(c.Institution), cat, textfmt.Dash(code), since)
+	_, err := fmt.Fprintf(t.tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", textfmt.Safe(c.Ref()), safe(c.Name), safe(c.Email), safe(c.Institution), cat, safe(code), since)
 	if t.n%500 == 0 {
 		t.tw.Flush()
 	}
@@ -260,3 +260,7 @@ func humanAge(d time.Duration) string {
 	}
 	return textfmt.Age(d)
 }
+
+// safe is a field from outside for a table: escapes shown (textfmt.Safe),
+// "-" for nothing.
+func safe(s string) string { return textfmt.Dash(textfmt.Safe(s)) }

@@ -54,7 +54,7 @@ func (a *app) auditCommand() *cobra.Command {
 			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "AT\tOPERATOR\tACTION\tTARGET\tDETAIL")
 			err = st.AuditSince(ctx, from, func(e store.AuditEntry) error {
-				_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.At.Local().Format("2006-01-02 15:04:05"), e.Operator, e.Action, textfmt.Dash(e.Target), e.Detail)
+				_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.At.Local().Format("2006-01-02 15:04:05"), textfmt.Safe(e.Operator), e.Action, safe(e.Target), textfmt.Safe(e.Detail))
 				return err
 			})
 			if err != nil {
@@ -97,7 +97,7 @@ func (a *app) syncCommand() *cobra.Command {
 			}
 			for _, r := range reports {
 				if r.Err != nil {
-					fmt.Fprintf(a.stdout, "✗ %s: %v\n", r.Provider, r.Err)
+					fmt.Fprintf(a.stdout, "✗ %s: %s\n", r.Provider, textfmt.SafeLines(r.Err.Error()))
 					continue
 				}
 				line := fmt.Sprintf("✓ %s: %d seen, %d changed in %s", r.Provider, r.Seen, r.Changed, r.Duration.Round(time.Millisecond))
@@ -160,7 +160,7 @@ token only when clicked; reminders use these. --revoke withdraws them.`,
 			if asJSON {
 				return json.NewEncoder(a.stdout).Encode(l)
 			}
-			fmt.Fprintf(a.stdout, "%s\nexpires %s (in %s)\n", l.URL, l.ExpiresAt.Local().Format("15:04:05"), time.Until(l.ExpiresAt).Round(time.Second))
+			fmt.Fprintf(a.stdout, "%s\nexpires %s (in %s)\n", textfmt.Safe(l.URL), l.ExpiresAt.Local().Format("15:04:05"), time.Until(l.ExpiresAt).Round(time.Second))
 			return nil
 		},
 	}

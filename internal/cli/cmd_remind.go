@@ -88,7 +88,7 @@ config file ($XDG_CONFIG_HOME/relink/templates).`,
 			if dryRun {
 				a.printPlan(plan)
 				if err := rem.Ready(channel); err != nil {
-					fmt.Fprintf(a.stdout, "\nNote: nothing could be sent now: %v\n", err)
+					fmt.Fprintf(a.stdout, "\nNote: nothing could be sent now: %s\n", textfmt.SafeLines(err.Error()))
 				}
 				return nil
 			}
@@ -172,26 +172,26 @@ func (a *app) printPlan(p backend.Plan) {
 	for _, m := range p.Messages {
 		var conns []string
 		for _, c := range m.Conns {
-			conns = append(conns, fmt.Sprintf("%s (%s, %s)", c.Ref, c.Topic(), textfmt.Dash(c.Institution)))
+			conns = append(conns, fmt.Sprintf("%s (%s, %s)", textfmt.Safe(c.Ref), c.Topic(), safe(c.Institution)))
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", m.To, textfmt.Dash(m.User.Name), strings.Join(conns, "; "))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", textfmt.Safe(m.To), safe(m.User.Name), strings.Join(conns, "; "))
 	}
 	tw.Flush()
 	if len(p.Skipped) > 0 {
 		fmt.Fprintf(w, "\nWould skip %s:\n", textfmt.Plural(len(p.Skipped), "connection", "connections"))
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, s := range p.Skipped {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", s.Ref, textfmt.Dash(s.Name), s.Reason, s.Detail)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", textfmt.Safe(s.Ref), safe(s.Name), s.Reason, textfmt.Safe(s.Detail))
 		}
 		tw.Flush()
 	}
 	if m := p.Sample; m != nil {
-		fmt.Fprintf(w, "\nSample, to %s (the links are minted when it is sent):\n", m.To)
+		fmt.Fprintf(w, "\nSample, to %s (the links are minted when it is sent):\n", textfmt.Safe(m.To))
 		if m.Subject != "" {
-			fmt.Fprintf(w, "  Subject: %s\n\n", m.Subject)
+			fmt.Fprintf(w, "  Subject: %s\n\n", textfmt.Safe(m.Subject))
 		}
 		for _, line := range strings.Split(strings.TrimRight(m.Text, "\n"), "\n") {
-			fmt.Fprintln(w, strings.TrimRight("  "+line, " "))
+			fmt.Fprintln(w, strings.TrimRight("  "+textfmt.Safe(line), " "))
 		}
 	}
 }
@@ -204,7 +204,7 @@ func (a *app) printReport(rep backend.Report) {
 			fmt.Fprintf(a.stdout, "  … and %d more (relink audit has them all)\n", len(rep.Failed)-20)
 			break
 		}
-		fmt.Fprintf(a.stdout, "  ✗ %s (%s): %s\n", f.To, strings.Join(f.Connections, ", "), f.Reason)
+		fmt.Fprintf(a.stdout, "  ✗ %s (%s): %s\n", textfmt.Safe(f.To), textfmt.Safe(strings.Join(f.Connections, ", ")), textfmt.Safe(f.Reason))
 	}
 }
 

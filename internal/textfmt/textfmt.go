@@ -4,7 +4,10 @@ package textfmt
 
 import (
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Plural is "1 user", "12 users".
@@ -46,4 +49,61 @@ func Dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// Safe makes text that came from outside (the registry, a provider's
+// answer, a webhook) harmless on a terminal: control characters (escape
+// sequences such as OSC 52 or ESC[2J start with one), tabs and newlines,
+// Unicode bidirectional overrides and invalid UTF-8 are shown as Go-style
+// escapes (\x1b, \u202e) instead of being interpreted, so the operator sees
+// that they are there and nothing rewrites the screen or the clipboard.
+func Safe(s string) string {
+	if isSafe(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unsafeRune(r) && r < 0x100:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case unsafeRune(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+		i += size
+	}
+	return b.String()
+}
+
+func isSafe(s string) bool {
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if (r == utf8.RuneError && size <= 1) || unsafeRune(r) {
+			return false
+		}
+		i += size
+	}
+	return true
+}
+
+// unsafeRune: C0 and C1 controls, DEL, and the bidirectional embeddings,
+// overrides and isolates that can make text read other than it is.
+func unsafeRune(r rune) bool {
+	return unicode.IsControl(r) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
+}
+
+// SafeLines is Safe for text of several lines: the newlines stay.
+func SafeLines(s string) string {
+	if isSafe(strings.ReplaceAll(s, "\n", "")) {
+		return s
+	}
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = Safe(l)
+	}
+	return strings.Join(lines, "\n")
 }

@@ -40,3 +40,27 @@ func TestDash(t *testing.T) {
 		t.Error("Dash stands in for nothing only")
 	}
 }
+
+func TestSafeShowsWhatWouldDriveTheTerminal(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"Ana Silva", "Ana Silva"},
+		{"São Paulo – 銀行", "São Paulo – 銀行"},
+		{"evil\x1b]52;c;aGk=\x07name", `evil\x1b]52;c;aGk=\x07name`},
+		{"\x1b[2Jclear", `\x1b[2Jclear`},
+		{"two\nlines\tand tab\r", `two\x0alines\x09and tab\x0d`},
+		{"nul\x00byte", `nul\x00byte`},
+		{"c1 \u009b31m", `c1 \x9b31m`},
+		{"bidi \u202eevil", `bidi \u202eevil`},
+		{"latin-1 \xe9t\xe9", `latin-1 \xe9t\xe9`},
+	} {
+		if got := Safe(c.in); got != c.want {
+			t.Errorf("Safe(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+func TestSafeLinesKeepsTheLines(t *testing.T) {
+	if got := SafeLines("line 3: bad\nline 9: \x1b[2J"); got != "line 3: bad\nline 9: \\x1b[2J" {
+		t.Errorf("SafeLines = %q", got)
+	}
+}
