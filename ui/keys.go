@@ -203,15 +203,6 @@ func helpKey(keys []string) string {
 	return strings.Join(out, "/")
 }
 
-// all returns pointers to every binding.
-func (k *KeyMap) all() []*key.Binding {
-	out := make([]*key.Binding, len(actions))
-	for i, a := range actions {
-		out[i] = a.get(k)
-	}
-	return out
-}
-
 // ShortHelp is the footer's list, most useful first, each with its first
 // key and a short name; ? help is pinned by the footer itself.
 func (k KeyMap) ShortHelp() []key.Binding {
