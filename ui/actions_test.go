@@ -10,7 +10,12 @@ import (
 	"github.com/relink/relink/store"
 )
 
-var _ Actions = (*backend.Backend)(nil)
+// The backend types the dashboard is given (internal/cli); remind_test.go
+// checks *backend.Reminders against Reminders, Ready included.
+var (
+	_ Actions = (*backend.Backend)(nil)
+	_ Actions = (*backend.Reminders)(nil)
+)
 
 // realDesk is a real backend over the test store with no provider configured:
 // every sync and mint fails the way it does for a user without keys.

@@ -28,6 +28,9 @@ type Actions interface {
 // dashboard plans first (who would get what, who is skipped and why, one
 // rendered sample), shows the plan, and sends it only once confirmed.
 type Reminders interface {
+	// Ready says why reminders cannot be sent on channel now, or nil; the
+	// dashboard asks before planning, so that it says why at once.
+	Ready(channel string) error
 	PlanReminders(ctx context.Context, refs []string, channel string) (backend.Plan, error)
 	// SendReminders queues and sends the plan's messages; progress (called
 	// from other goroutines) sees messages finished of the total.

@@ -250,10 +250,8 @@ func (m *Model) planRemind() tea.Cmd {
 	m.planning = id
 	rem, ctx, ch := m.opts.Reminders, m.ctx, m.opts.RemindChannel
 	return tea.Batch(spin, func() tea.Msg {
-		if r, ok := rem.(interface{ Ready(channel string) error }); ok {
-			if err := r.Ready(ch); err != nil { // say why now, not after the question
-				return remindPlanMsg{task: id, err: err}
-			}
+		if err := rem.Ready(ch); err != nil { // say why now, not after the question
+			return remindPlanMsg{task: id, err: err}
 		}
 		ctx, cancel := context.WithTimeout(ctx, planTimeout)
 		defer cancel()
