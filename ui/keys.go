@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 )
 
 // KeyMap is every remappable binding of the dashboard (DESIGN.md, Keys). The
@@ -20,39 +21,45 @@ type KeyMap struct {
 	Palette, Help, Quit                     key.Binding
 }
 
-// action is one named binding, as [keys] in the config calls it.
-type action struct {
+// binding is one named binding, as [keys] in the config calls it.
+type binding struct {
 	name, desc string
 	get        func(*KeyMap) *key.Binding
 }
 
-// actions lists the bindings in help order.
+// action is a binding of the main screen and what it does.
+type action struct {
+	binding
+	run func(*Model) tea.Cmd
+}
+
+// actions lists the main screen's bindings in help order, each with its handler.
 var actions = []action{
-	{"down", "next row", func(k *KeyMap) *key.Binding { return &k.Down }},
-	{"up", "previous row", func(k *KeyMap) *key.Binding { return &k.Up }},
-	{"top", "first row", func(k *KeyMap) *key.Binding { return &k.Top }},
-	{"bottom", "last row", func(k *KeyMap) *key.Binding { return &k.Bottom }},
-	{"page_down", "page down", func(k *KeyMap) *key.Binding { return &k.PageDown }},
-	{"page_up", "page up", func(k *KeyMap) *key.Binding { return &k.PageUp }},
-	{"next_group", "next group", func(k *KeyMap) *key.Binding { return &k.NextGroup }},
-	{"prev_group", "previous group", func(k *KeyMap) *key.Binding { return &k.PrevGroup }},
-	{"filter", "filter rows", func(k *KeyMap) *key.Binding { return &k.Filter }},
-	{"open", "open details", func(k *KeyMap) *key.Binding { return &k.Open }},
-	{"back", "back / close / clear", func(k *KeyMap) *key.Binding { return &k.Back }},
-	{"mark", "mark row", func(k *KeyMap) *key.Binding { return &k.Mark }},
-	{"mark_all", "mark all in view", func(k *KeyMap) *key.Binding { return &k.MarkAll }},
-	{"sort", "cycle sort", func(k *KeyMap) *key.Binding { return &k.Sort }},
-	{"sort_reverse", "reverse sort", func(k *KeyMap) *key.Binding { return &k.SortReverse }},
-	{"copy_link", "copy direct link", func(k *KeyMap) *key.Binding { return &k.CopyLink }},
-	{"copy_durable_link", "copy durable link", func(k *KeyMap) *key.Binding { return &k.CopyDurable }},
-	{"open_browser", "open link in browser", func(k *KeyMap) *key.Binding { return &k.OpenBrowser }},
-	{"show_qr", "show QR code", func(k *KeyMap) *key.Binding { return &k.QR }},
-	{"remind", "remind users", func(k *KeyMap) *key.Binding { return &k.Remind }},
-	{"sync", "sync now", func(k *KeyMap) *key.Binding { return &k.Sync }},
-	{"funnel", "what works: reconnect funnel", func(k *KeyMap) *key.Binding { return &k.Funnel }},
-	{"palette", "command palette", func(k *KeyMap) *key.Binding { return &k.Palette }},
-	{"help", "help", func(k *KeyMap) *key.Binding { return &k.Help }},
-	{"quit", "quit", func(k *KeyMap) *key.Binding { return &k.Quit }},
+	{binding{"down", "next row", func(k *KeyMap) *key.Binding { return &k.Down }}, (*Model).rowDown},
+	{binding{"up", "previous row", func(k *KeyMap) *key.Binding { return &k.Up }}, (*Model).rowUp},
+	{binding{"top", "first row", func(k *KeyMap) *key.Binding { return &k.Top }}, (*Model).firstRow},
+	{binding{"bottom", "last row", func(k *KeyMap) *key.Binding { return &k.Bottom }}, (*Model).lastRow},
+	{binding{"page_down", "page down", func(k *KeyMap) *key.Binding { return &k.PageDown }}, (*Model).pageDown},
+	{binding{"page_up", "page up", func(k *KeyMap) *key.Binding { return &k.PageUp }}, (*Model).pageUp},
+	{binding{"next_group", "next group", func(k *KeyMap) *key.Binding { return &k.NextGroup }}, (*Model).nextGroup},
+	{binding{"prev_group", "previous group", func(k *KeyMap) *key.Binding { return &k.PrevGroup }}, (*Model).prevGroup},
+	{binding{"filter", "filter rows", func(k *KeyMap) *key.Binding { return &k.Filter }}, (*Model).focusFilter},
+	{binding{"open", "open details", func(k *KeyMap) *key.Binding { return &k.Open }}, (*Model).toggleDetail},
+	{binding{"back", "back / close / clear", func(k *KeyMap) *key.Binding { return &k.Back }}, (*Model).back},
+	{binding{"mark", "mark row", func(k *KeyMap) *key.Binding { return &k.Mark }}, (*Model).markAndMove},
+	{binding{"mark_all", "mark all in view", func(k *KeyMap) *key.Binding { return &k.MarkAll }}, (*Model).markAll},
+	{binding{"sort", "cycle sort", func(k *KeyMap) *key.Binding { return &k.Sort }}, (*Model).cycleSort},
+	{binding{"sort_reverse", "reverse sort", func(k *KeyMap) *key.Binding { return &k.SortReverse }}, (*Model).reverseSort},
+	{binding{"copy_link", "copy direct link", func(k *KeyMap) *key.Binding { return &k.CopyLink }}, (*Model).copyDirect},
+	{binding{"copy_durable_link", "copy durable link", func(k *KeyMap) *key.Binding { return &k.CopyDurable }}, (*Model).copyDurable},
+	{binding{"open_browser", "open link in browser", func(k *KeyMap) *key.Binding { return &k.OpenBrowser }}, (*Model).openLink},
+	{binding{"show_qr", "show QR code", func(k *KeyMap) *key.Binding { return &k.QR }}, (*Model).toggleQR},
+	{binding{"remind", "remind users", func(k *KeyMap) *key.Binding { return &k.Remind }}, (*Model).planRemind},
+	{binding{"sync", "sync now", func(k *KeyMap) *key.Binding { return &k.Sync }}, (*Model).syncNow},
+	{binding{"funnel", "what works: reconnect funnel", func(k *KeyMap) *key.Binding { return &k.Funnel }}, (*Model).openFunnel},
+	{binding{"palette", "command palette", func(k *KeyMap) *key.Binding { return &k.Palette }}, (*Model).openPalette},
+	{binding{"help", "help", func(k *KeyMap) *key.Binding { return &k.Help }}, (*Model).openHelp},
+	{binding{"quit", "quit", func(k *KeyMap) *key.Binding { return &k.Quit }}, (*Model).quit},
 }
 
 // ActionNames lists the action names [keys] accepts.

@@ -155,7 +155,7 @@ func (p *paletteOverlay) key(m *Model, k tea.KeyPressMsg) (bool, tea.Cmd) {
 	case "enter":
 		if p.sel < len(es) {
 			m.overlay = nil
-			return true, m.do(es[p.sel].name)
+			return true, es[p.sel].run(m)
 		}
 		return true, nil
 	}

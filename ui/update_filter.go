@@ -27,13 +27,13 @@ func (m *Model) filterKey(k tea.KeyPressMsg) tea.Cmd {
 		m.filter.Reset()
 		return m.applyFilter()
 	case "down":
-		return m.do("down")
+		return m.rowDown()
 	case "up":
-		return m.do("up")
+		return m.rowUp()
 	case "pgdown":
-		return m.do("page_down")
+		return m.pageDown()
 	case "pgup":
-		return m.do("page_up")
+		return m.pageUp()
 	case "ctrl+c":
 		return m.quit()
 	}

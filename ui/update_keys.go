@@ -17,78 +17,65 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 	if m.filterOn {
 		return m.filterKey(k)
 	}
-	keys := &m.c.Keys
 	for _, a := range actions {
-		if key.Matches(k, *a.get(keys)) {
-			return m.do(a.name)
+		if key.Matches(k, *a.get(&m.c.Keys)) {
+			return a.run(m)
 		}
 	}
 	return nil
 }
 
-// do runs one action by its [keys] name; the palette calls it too.
-func (m *Model) do(name string) tea.Cmd {
-	switch name {
-	case "down":
-		return m.moveTo(m.cursor + 1)
-	case "up":
-		return m.moveTo(m.cursor - 1)
-	case "top":
-		return m.moveTo(0)
-	case "bottom":
-		return m.moveTo(m.total - 1)
-	case "page_down":
-		m.top += m.lay.rows
-		return m.moveTo(m.cursor + m.lay.rows)
-	case "page_up":
-		m.top -= m.lay.rows
-		return m.moveTo(m.cursor - m.lay.rows)
-	case "next_group":
-		return m.switchGroup(m.gi + 1)
-	case "prev_group":
-		return m.switchGroup(m.gi - 1)
-	case "filter":
-		m.filterOn = true
-		m.filter.Focus()
-		return nil
-	case "open":
-		return m.toggleDetail()
-	case "back":
-		return m.back()
-	case "mark":
-		m.toggleMark()
-		return m.moveTo(m.cursor + 1)
-	case "mark_all":
-		return m.markAll()
-	case "sort":
-		m.sort = m.sort.Next()
-		return m.resetView()
-	case "sort_reverse":
-		m.desc = !m.desc
-		return m.resetView()
-	case "copy_link":
-		return m.mintLink(false, false)
-	case "copy_durable_link":
-		return m.mintLink(true, false)
-	case "open_browser":
-		return m.openLink()
-	case "show_qr":
-		return m.toggleQR()
-	case "remind":
-		return m.planRemind()
-	case "sync":
-		return m.syncNow()
-	case "funnel":
-		return m.openFunnel()
-	case "palette":
-		m.overlay = newPalette()
-		return nil
-	case "help":
-		m.overlay = &helpOverlay{}
-		return nil
-	case "quit":
-		return m.quit()
-	}
+// The main screen's actions (the actions table in keys.go runs them).
+
+func (m *Model) rowDown() tea.Cmd  { return m.moveTo(m.cursor + 1) }
+func (m *Model) rowUp() tea.Cmd    { return m.moveTo(m.cursor - 1) }
+func (m *Model) firstRow() tea.Cmd { return m.moveTo(0) }
+func (m *Model) lastRow() tea.Cmd  { return m.moveTo(m.total - 1) }
+
+func (m *Model) pageDown() tea.Cmd {
+	m.top += m.lay.rows
+	return m.moveTo(m.cursor + m.lay.rows)
+}
+
+func (m *Model) pageUp() tea.Cmd {
+	m.top -= m.lay.rows
+	return m.moveTo(m.cursor - m.lay.rows)
+}
+
+func (m *Model) nextGroup() tea.Cmd { return m.switchGroup(m.gi + 1) }
+func (m *Model) prevGroup() tea.Cmd { return m.switchGroup(m.gi - 1) }
+
+func (m *Model) focusFilter() tea.Cmd {
+	m.filterOn = true
+	m.filter.Focus()
+	return nil
+}
+
+func (m *Model) markAndMove() tea.Cmd {
+	m.toggleMark()
+	return m.moveTo(m.cursor + 1)
+}
+
+func (m *Model) cycleSort() tea.Cmd {
+	m.sort = m.sort.Next()
+	return m.resetView()
+}
+
+func (m *Model) reverseSort() tea.Cmd {
+	m.desc = !m.desc
+	return m.resetView()
+}
+
+func (m *Model) copyDirect() tea.Cmd  { return m.mintLink(false, false) }
+func (m *Model) copyDurable() tea.Cmd { return m.mintLink(true, false) }
+
+func (m *Model) openPalette() tea.Cmd {
+	m.overlay = newPalette()
+	return nil
+}
+
+func (m *Model) openHelp() tea.Cmd {
+	m.overlay = &helpOverlay{}
 	return nil
 }
 
@@ -205,6 +192,7 @@ func (m *Model) markAll() tea.Cmd {
 	return m.markAllCmd()
 }
 
+// quit quits, or asks first while an operation is running.
 func (m *Model) quit() tea.Cmd {
 	if len(m.tasks) > 0 {
 		m.overlay = newConfirm(m, "Quit", m.tasks[0].label+" is still running. Quit anyway?", m.doQuit)
