@@ -3,8 +3,6 @@ package ui
 import (
 	"time"
 
-	tea "charm.land/bubbletea/v2"
-
 	"github.com/relink/relink/backend"
 	"github.com/relink/relink/store"
 )
@@ -75,7 +73,7 @@ type (
 	syncProgressMsg struct {
 		task int
 		p    backend.SyncProgress
-		ch   <-chan tea.Msg
+		more stream // where the next message of the sync comes from
 	}
 	syncDoneMsg struct {
 		task    int
@@ -100,7 +98,7 @@ type (
 	remindProgressMsg struct {
 		task        int
 		done, total int
-		ch          <-chan tea.Msg
+		more        stream // where the next message of the send comes from
 	}
 	remindDoneMsg struct {
 		task int

@@ -1,0 +1,96 @@
+package ui
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/relink/relink/backend"
+)
+
+// handleSync applies a sync's progress and its end.
+func (m *Model) handleSync(msg tea.Msg) (tea.Cmd, bool) {
+	switch msg := msg.(type) {
+	case syncProgressMsg:
+		m.setProgress(msg.task, msg.p)
+		return msg.more.next(), true
+	case syncDoneMsg:
+		m.endTask(msg.task)
+		m.syncRunning, m.syncProgress = 0, nil
+		return tea.Batch(m.report(msg.err == nil, syncSummary(msg.reports, msg.err)), m.refreshCmd(), m.insightsCmd()), true
+	}
+	return nil, false
+}
+
+// syncNow starts a sync unless one is running.
+func (m *Model) syncNow() tea.Cmd {
+	if m.syncRunning != 0 {
+		return m.report(true, "a sync is already running")
+	}
+	return m.startSync()
+}
+
+// startSync runs backend.Sync in the background, its progress shown in
+// its task as it comes.
+func (m *Model) startSync() tea.Cmd {
+	id, spin := m.startTask("sync")
+	m.syncRunning, m.syncProgress = id, map[string]backend.SyncProgress{}
+	acts, ctx := m.opts.Actions, m.ctx
+	return tea.Batch(spin, runAsync(func(progress func(backend.SyncProgress)) tea.Msg {
+		reports, err := acts.Sync(ctx, nil, progress)
+		return syncDoneMsg{task: id, reports: reports, err: err}
+	}, func(p backend.SyncProgress, more stream) tea.Msg {
+		return syncProgressMsg{task: id, p: p, more: more}
+	}))
+}
+
+// setProgress shows the running counts of a sync in its task.
+func (m *Model) setProgress(id int, p backend.SyncProgress) {
+	if m.syncProgress == nil || id != m.syncRunning {
+		return
+	}
+	m.syncProgress[p.Provider] = p
+	names := make([]string, 0, len(m.syncProgress))
+	for n := range m.syncProgress {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var parts []string
+	for _, n := range names {
+		p := m.syncProgress[n]
+		if p.Total > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d/%d", n, p.Seen, p.Total))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s %d", n, p.Seen))
+		}
+	}
+	m.setTaskProgress(id, strings.Join(parts, " "))
+}
+
+func syncSummary(reports []backend.SyncReport, err error) string {
+	var parts []string
+	changed := 0
+	for _, r := range reports {
+		changed += r.Changed
+		if r.Err == nil {
+			parts = append(parts, fmt.Sprintf("%s %d", r.Provider, r.Seen))
+		}
+	}
+	text := "synced " + strings.Join(parts, " · ")
+	if len(parts) == 0 {
+		text = "sync"
+	}
+	if changed > 0 {
+		text += fmt.Sprintf(" (%d changed)", changed)
+	}
+	if err != nil {
+		msg, _, _ := strings.Cut(err.Error(), "\n")
+		if len(parts) == 0 {
+			return "sync failed: " + msg
+		}
+		text += " · failed: " + msg
+	}
+	return text
+}
