@@ -123,7 +123,7 @@ func (m *Model) openFunnel() tea.Cmd {
 	m.seq++
 	id, st, ctx := m.seq, m.opts.Store, m.ctx
 	m.req.funnel = id
-	m.overlay = &funnelOverlay{id: id}
+	m.overlay = &funnelOverlay{req: id}
 	since := m.opts.Now().Add(-funnelPeriod)
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, queryTimeout)

@@ -19,6 +19,24 @@ type KeyMap struct {
 	CopyLink, CopyDurable, OpenBrowser, QR  key.Binding
 	Remind, Sync, Funnel                    key.Binding
 	Palette, Help, Quit                     key.Binding
+
+	Dialog DialogKeyMap // what the keys do while a dialog is open
+}
+
+// DialogKeyMap is the keys of the dialogs: the questions (quit while work
+// runs, the reminder preview), the views (help, the funnel, a notice) and
+// the palette. A dialog reads only these, besides the key that opened it
+// (? closes the help, F the funnel) and the quit keys none of these claims
+// (ctrl+c), which do what quit does on the main screen.
+//
+// Choose may share keys with the scroll keys: a question reads its answers
+// first, a view its scrolling, so by default space presses the focused
+// button of a question and pages down a view.
+type DialogKeyMap struct {
+	Yes, No, Toggle, Choose, Close key.Binding
+	ScrollDown, ScrollUp           key.Binding
+	ScrollPageDown, ScrollPageUp   key.Binding
+	ScrollTop, ScrollBottom        key.Binding
 }
 
 // binding is one named binding, as [keys] in the config calls it.
@@ -62,13 +80,47 @@ var actions = []action{
 	{binding{"quit", "quit", func(k *KeyMap) *key.Binding { return &k.Quit }}, (*Model).quit},
 }
 
-// ActionNames lists the action names [keys] accepts.
+// dialogKeys lists the dialogs' bindings in help order. What they do is up
+// to each dialog (overlay.go): a key gives a dialogAction the Model acts on.
+var dialogKeys = []binding{
+	{"yes", "answer yes", func(k *KeyMap) *key.Binding { return &k.Dialog.Yes }},
+	{"no", "answer no / close", func(k *KeyMap) *key.Binding { return &k.Dialog.No }},
+	{"toggle", "switch No / Yes", func(k *KeyMap) *key.Binding { return &k.Dialog.Toggle }},
+	{"choose", "press the focused button", func(k *KeyMap) *key.Binding { return &k.Dialog.Choose }},
+	{"close", "close / cancel", func(k *KeyMap) *key.Binding { return &k.Dialog.Close }},
+	{"scroll_down", "scroll down", func(k *KeyMap) *key.Binding { return &k.Dialog.ScrollDown }},
+	{"scroll_up", "scroll up", func(k *KeyMap) *key.Binding { return &k.Dialog.ScrollUp }},
+	{"scroll_page_down", "scroll a page down", func(k *KeyMap) *key.Binding { return &k.Dialog.ScrollPageDown }},
+	{"scroll_page_up", "scroll a page up", func(k *KeyMap) *key.Binding { return &k.Dialog.ScrollPageUp }},
+	{"scroll_top", "scroll to the top", func(k *KeyMap) *key.Binding { return &k.Dialog.ScrollTop }},
+	{"scroll_bottom", "scroll to the bottom", func(k *KeyMap) *key.Binding { return &k.Dialog.ScrollBottom }},
+}
+
+// ActionNames lists the main screen's action names [keys] accepts.
 func ActionNames() []string {
 	out := make([]string, len(actions))
 	for i, a := range actions {
 		out[i] = a.name
 	}
 	return out
+}
+
+// DialogKeyNames lists the dialog key names [keys] accepts.
+func DialogKeyNames() []string {
+	out := make([]string, len(dialogKeys))
+	for i, b := range dialogKeys {
+		out[i] = b.name
+	}
+	return out
+}
+
+// bindings are every named binding: the actions, then the dialog keys.
+func bindings() []binding {
+	out := make([]binding, 0, len(actions)+len(dialogKeys))
+	for _, a := range actions {
+		out = append(out, a.binding)
+	}
+	return append(out, dialogKeys...)
 }
 
 // DefaultKeyMap returns the bindings of DESIGN.md's key table.
@@ -84,19 +136,27 @@ func DefaultKeyMap() KeyMap {
 		"copy_link": {"c"}, "copy_durable_link": {"C"}, "open_browser": {"o"}, "show_qr": {"Q"},
 		"remind": {"r"}, "sync": {"ctrl+r"}, "funnel": {"F"},
 		"palette": {":", "ctrl+p"}, "help": {"?"}, "quit": {"q", "ctrl+c"},
+
+		"yes": {"y", "Y"}, "no": {"n", "N", "q"},
+		"toggle": {"tab", "shift+tab", "left", "right", "h", "l"},
+		"choose": {"enter", "space"}, "close": {"esc"},
+		"scroll_down": {"j", "down", "ctrl+n"}, "scroll_up": {"k", "up", "ctrl+p"},
+		"scroll_page_down": {"pgdown", "ctrl+d", "space"}, "scroll_page_up": {"pgup", "ctrl+u"},
+		"scroll_top": {"g", "home"}, "scroll_bottom": {"G", "end"},
 	}
 	var k KeyMap
-	for _, a := range actions {
-		b := a.get(&k)
-		*b = key.NewBinding(key.WithKeys(defaults[a.name]...))
-		b.SetHelp(helpKey(defaults[a.name]), a.desc)
+	for _, b := range bindings() {
+		kb := b.get(&k)
+		*kb = key.NewBinding(key.WithKeys(defaults[b.name]...))
+		kb.SetHelp(helpKey(defaults[b.name]), b.desc)
 	}
 	return k
 }
 
-// Rebind applies [keys] overrides. An unknown action, a key name that is not
-// one, or a key claimed by two actions is an error that names them. An empty
-// list unbinds an action (except quit).
+// Rebind applies [keys] overrides, to actions and dialog keys alike. An
+// unknown name, a key name that is not one, or a key claimed by two actions
+// (or by two dialog keys) is an error that names them. An empty list
+// unbinds a binding (except quit and close).
 func (k *KeyMap) Rebind(overrides map[string][]string) error {
 	names := make([]string, 0, len(overrides))
 	for n := range overrides {
@@ -104,46 +164,68 @@ func (k *KeyMap) Rebind(overrides map[string][]string) error {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		a, ok := findAction(n)
+		b, ok := findBinding(n)
 		if !ok {
-			return fmt.Errorf("[keys]: unknown action %q (known: %s)", n, strings.Join(ActionNames(), ", "))
+			return fmt.Errorf("[keys]: unknown action %q (known: %s; in dialogs: %s)", n,
+				strings.Join(ActionNames(), ", "), strings.Join(DialogKeyNames(), ", "))
 		}
 		keys := overrides[n]
-		if len(keys) == 0 && n == "quit" {
-			return fmt.Errorf("[keys] quit: needs at least one key")
+		if len(keys) == 0 && (n == "quit" || n == "close") {
+			return fmt.Errorf("[keys] %s: needs at least one key", n)
 		}
 		for _, kk := range keys {
 			if err := checkKeyName(kk); err != nil {
 				return fmt.Errorf("[keys] %s: %w", n, err)
 			}
 		}
-		b := a.get(k)
+		kb := b.get(k)
 		if len(keys) == 0 {
-			b.Unbind()
+			kb.Unbind()
 			continue
 		}
-		b.SetKeys(keys...)
-		b.SetHelp(helpKey(keys), a.desc)
+		kb.SetKeys(keys...)
+		kb.SetHelp(helpKey(keys), b.desc)
 	}
-	owner := map[string]string{}
-	for _, a := range actions {
-		for _, kk := range a.get(k).Keys() {
-			if prev, ok := owner[kk]; ok {
-				return fmt.Errorf("[keys]: %q is bound to both %s and %s; rebind one of them", kk, prev, a.name)
+	main := make([]binding, len(actions))
+	for i, a := range actions {
+		main[i] = a.binding
+	}
+	if err := k.checkClashes(main, nil); err != nil {
+		return err
+	}
+	return k.checkClashes(dialogKeys, mayShare)
+}
+
+// checkClashes fails on a key bound to two of bs, unless shared allows the pair.
+func (k *KeyMap) checkClashes(bs []binding, shared func(a, b string) bool) error {
+	owners := map[string][]string{}
+	for _, b := range bs {
+		for _, kk := range b.get(k).Keys() {
+			for _, prev := range owners[kk] {
+				if shared == nil || !shared(prev, b.name) {
+					return fmt.Errorf("[keys]: %q is bound to both %s and %s; rebind one of them", kk, prev, b.name)
+				}
 			}
-			owner[kk] = a.name
+			owners[kk] = append(owners[kk], b.name)
 		}
 	}
 	return nil
 }
 
-func findAction(name string) (action, bool) {
-	for _, a := range actions {
-		if a.name == name {
-			return a, true
+// mayShare says which dialog keys may share a key: choose and a scroll key,
+// as no dialog reads both at once (DialogKeyMap).
+func mayShare(a, b string) bool {
+	scroll := func(n string) bool { return strings.HasPrefix(n, "scroll_") }
+	return a == "choose" && scroll(b) || b == "choose" && scroll(a)
+}
+
+func findBinding(name string) (binding, bool) {
+	for _, b := range bindings() {
+		if b.name == name {
+			return b, true
 		}
 	}
-	return action{}, false
+	return binding{}, false
 }
 
 // named are the key names Bubble Tea reports, besides single characters.
@@ -246,8 +328,22 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 		{k.Filter, k.Open, k.Back, k.Mark, k.MarkAll, k.Sort, k.SortReverse},
 		{k.CopyLink, k.CopyDurable, k.OpenBrowser, k.QR, k.Remind},
 		{k.Sync, k.Funnel, k.Palette, k.Help, k.Quit},
+		k.dialogBindings(),
 	}
 }
 
+// dialogBindings are the dialog keys in help order.
+func (k KeyMap) dialogBindings() []key.Binding {
+	out := make([]key.Binding, len(dialogKeys))
+	for i, b := range dialogKeys {
+		out[i] = *b.get(&k)
+	}
+	return out
+}
+
+// dialogClaims says whether a dialog key has kp: such a key is never a quit
+// key in a dialog.
+func (k KeyMap) dialogClaims(kp tea.KeyPressMsg) bool { return key.Matches(kp, k.dialogBindings()...) }
+
 // helpTitles name FullHelp's columns.
-var helpTitles = []string{"Move", "Rows", "Act", "App"}
+var helpTitles = []string{"Move", "Rows", "Act", "App", "Dialogs"}

@@ -106,7 +106,7 @@ type Model struct {
 	spinning     bool
 	spin         int
 	result       *result
-	overlay      overlay
+	overlay      dialog // the open dialog, nil when none
 	quitting     bool
 }
 

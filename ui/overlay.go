@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -11,35 +12,162 @@ import (
 	"github.com/relink/relink/store"
 )
 
-// overlay is a dialog over the dashboard. It gets every key first; done
-// closes it.
-type overlay interface {
-	key(m *Model, k tea.KeyPressMsg) (done bool, cmd tea.Cmd)
+// dialog is a window over the dashboard. It gets every key first, reads it
+// with the dialog keys of the KeyMap, and answers with a dialogAction that
+// the Model acts on (Model.act); it changes nothing but itself.
+type dialog interface {
+	id() dialogID
+	key(c *Context, k tea.KeyPressMsg) dialogAction
 	view(c *Context) string
 }
 
-var (
-	_ overlay = (*helpOverlay)(nil)
-	_ overlay = (*confirmOverlay)(nil)
-	_ overlay = (*paletteOverlay)(nil)
-	_ overlay = (*previewOverlay)(nil)
-	_ overlay = (*funnelOverlay)(nil)
+// dialogID says which dialog one is: the Model acts on an answer by it.
+type dialogID int
+
+const (
+	helpDialog    dialogID = iota
+	paletteDialog          // the command palette
+	quitDialog             // "… is still running. Quit anyway?"
+	remindDialog           // the reminder preview: send, or a notice of why not
+	funnelDialog           // what works: the reconnect funnel
 )
 
-// helpOverlay is the full help, built from the key map.
-type helpOverlay struct{}
+// dialogAction is what a key asks of the Model; nil: nothing, the dialog
+// stays open. Every other action closes the dialog.
+type dialogAction interface{ isDialogAction() }
 
-func (*helpOverlay) key(m *Model, k tea.KeyPressMsg) (bool, tea.Cmd) {
-	switch k.String() {
-	case "esc", "q", "?", "enter":
-		return true, nil
-	case "ctrl+c":
-		return true, m.quit()
+type (
+	closeDialog   struct{}             // cancelled, answered No, or dismissed
+	confirmDialog struct{}             // answered Yes: do what the question asked (Model.confirmed)
+	quitApp       struct{}             // a quit key: what quit does on the main screen
+	runAction     struct{ act action } // the palette's choice
+)
+
+func (closeDialog) isDialogAction()   {}
+func (confirmDialog) isDialogAction() {}
+func (quitApp) isDialogAction()       {}
+func (runAction) isDialogAction()     {}
+
+var (
+	_ dialog = (*helpOverlay)(nil)
+	_ dialog = (*confirmOverlay)(nil)
+	_ dialog = (*paletteOverlay)(nil)
+	_ dialog = (*previewOverlay)(nil)
+	_ dialog = (*funnelOverlay)(nil)
+)
+
+// exitKey is what every dialog reads first, even in its grace period:
+// close, and the quit keys.
+func exitKey(c *Context, k tea.KeyPressMsg) dialogAction {
+	switch {
+	case key.Matches(k, c.Keys.Dialog.Close):
+		return closeDialog{}
+	case isQuitKey(c, k):
+		return quitApp{}
 	}
-	return false, nil
+	return nil
 }
 
-func (*helpOverlay) view(c *Context) string { return renderHelp(c) }
+// isQuitKey says whether k quits from a dialog: a key of the quit action
+// that no dialog key claims (ctrl+c by default; q answers no).
+func isQuitKey(c *Context, k tea.KeyPressMsg) bool {
+	return key.Matches(k, c.Keys.Quit) && !c.Keys.dialogClaims(k)
+}
+
+// viewKey is a key in a view, a dialog that shows something and asks
+// nothing: close and quit, then scrolling its n lines of which h show,
+// then no or choose close it.
+func viewKey(c *Context, k tea.KeyPressMsg, s *scroller, n, h int) dialogAction {
+	if a := exitKey(c, k); a != nil {
+		return a
+	}
+	if s != nil && s.key(&c.Keys.Dialog, k, n, h) {
+		return nil
+	}
+	if key.Matches(k, c.Keys.Dialog.No, c.Keys.Dialog.Choose) {
+		return closeDialog{}
+	}
+	return nil
+}
+
+// answerKey applies an answer key to a yes/no question whose focused
+// button is *yes; ok is false for a key that is none.
+func answerKey(d *DialogKeyMap, k tea.KeyPressMsg, yes *bool) (a dialogAction, ok bool) {
+	switch {
+	case key.Matches(k, d.Yes):
+		return confirmDialog{}, true
+	case key.Matches(k, d.No):
+		return closeDialog{}, true
+	case key.Matches(k, d.Toggle):
+		*yes = !*yes
+		return nil, true
+	case key.Matches(k, d.Choose):
+		if *yes {
+			return confirmDialog{}, true
+		}
+		return closeDialog{}, true
+	}
+	return nil, false
+}
+
+// scroller is the window of a dialog that scrolls (the reminder preview's
+// sample, the funnel, the help): the first of its n lines shown, h at once.
+type scroller struct{ top int }
+
+// key moves the window for a scroll key; it reports whether k was one.
+func (s *scroller) key(d *DialogKeyMap, k tea.KeyPressMsg, n, h int) bool {
+	page := max(1, h-1)
+	switch {
+	case key.Matches(k, d.ScrollDown):
+		s.top++
+	case key.Matches(k, d.ScrollUp):
+		s.top--
+	case key.Matches(k, d.ScrollPageDown):
+		s.top += page
+	case key.Matches(k, d.ScrollPageUp):
+		s.top -= page
+	case key.Matches(k, d.ScrollTop):
+		s.top = 0
+	case key.Matches(k, d.ScrollBottom):
+		s.top = n
+	default:
+		return false
+	}
+	s.top = s.from(n, h)
+	return true
+}
+
+// from is the first line to show, kept within the lines (the screen, and
+// so h, may have changed since the last key).
+func (s scroller) from(n, h int) int { return max(0, min(s.top, n-h)) }
+
+// window is the h lines of lines showing (h ≤ len(lines)).
+func (s scroller) window(lines []string, h int) []string {
+	from := s.from(len(lines), h)
+	return lines[from : from+h]
+}
+
+// position is "lines 3-18 of 40".
+func (s scroller) position(n, h int) string {
+	from := s.from(n, h)
+	return fmt.Sprintf("lines %d-%d of %d", from+1, from+h, n)
+}
+
+// helpOverlay is the full help, built from the key map; it scrolls when
+// taller than the screen.
+type helpOverlay struct{ scroll scroller }
+
+func (*helpOverlay) id() dialogID { return helpDialog }
+
+func (o *helpOverlay) key(c *Context, k tea.KeyPressMsg) dialogAction {
+	if key.Matches(k, c.Keys.Help) {
+		return closeDialog{}
+	}
+	lines, h := helpLines(c)
+	return viewKey(c, k, &o.scroll, len(lines), h)
+}
+
+func (o *helpOverlay) view(c *Context) string { return renderHelpAt(c, o.scroll) }
 
 // grace makes a dialog swallow keys for a moment after it opens, so that
 // keys typed for the screen before cannot answer it: until input has been
@@ -67,53 +195,32 @@ func (g *grace) swallow() bool {
 // confirmOverlay asks yes or no about an outbound action. No is the default,
 // and for a moment after it opens it swallows keys (grace).
 type confirmOverlay struct {
+	which         dialogID // the question, for the Model to act on the answer
 	title, prompt string
 	yes           bool // the focused button; No first
-	onYes         func() tea.Cmd
 	grace
 }
 
-func newConfirm(m *Model, title, prompt string, onYes func() tea.Cmd) *confirmOverlay {
-	return &confirmOverlay{title: title, prompt: prompt, onYes: onYes, grace: newGrace(m.opts.Now)}
+func newConfirm(m *Model, which dialogID, title, prompt string) *confirmOverlay {
+	return &confirmOverlay{which: which, title: title, prompt: prompt, grace: newGrace(m.opts.Now)}
 }
 
-func (o *confirmOverlay) key(m *Model, k tea.KeyPressMsg) (bool, tea.Cmd) {
-	switch k.String() {
-	case "esc": // cancelling is always safe, even in the grace period
-		return true, nil
-	case "ctrl+c":
-		if o.title == "Quit" {
-			return true, m.doQuit()
-		}
-		return true, nil
+func (o *confirmOverlay) id() dialogID { return o.which }
+
+func (o *confirmOverlay) key(c *Context, k tea.KeyPressMsg) dialogAction {
+	if a := exitKey(c, k); a != nil { // cancelling is always safe, even in the grace period
+		return a
 	}
 	if o.swallow() {
-		return false, nil
+		return nil
 	}
-	return answer(k, &o.yes, o.onYes)
-}
-
-// answer applies a key to a yes/no question whose focused button is *yes.
-func answer(k tea.KeyPressMsg, yes *bool, onYes func() tea.Cmd) (bool, tea.Cmd) {
-	switch k.String() {
-	case "y", "Y":
-		return true, onYes()
-	case "n", "N", "q":
-		return true, nil
-	case "tab", "shift+tab", "left", "right", "h", "l":
-		*yes = !*yes
-	case "enter", "space":
-		if *yes {
-			return true, onYes()
-		}
-		return true, nil
-	}
-	return false, nil
+	a, _ := answerKey(&c.Keys.Dialog, k, &o.yes)
+	return a
 }
 
 func (o *confirmOverlay) view(c *Context) string { return renderConfirm(c, o) }
 
-// paletteOverlay lists the enabled actions, filtered as you type; enter runs one.
+// paletteOverlay lists the enabled actions, filtered as you type; choose runs one.
 type paletteOverlay struct {
 	input lineInput
 	sel   int
@@ -123,13 +230,15 @@ func newPalette() *paletteOverlay {
 	return &paletteOverlay{input: lineInput{prompt: ": ", placeholder: "type to find an action", focused: true}}
 }
 
+func (*paletteOverlay) id() dialogID { return paletteDialog }
+
 // entries are the enabled actions whose name or description contains the query.
 func (p *paletteOverlay) entries(c *Context) []action {
 	q := strings.ToLower(strings.TrimSpace(p.input.Value()))
 	var out []action
 	for _, a := range actions {
 		b := a.get(&c.Keys)
-		if a.name == "palette" || !b.Enabled() {
+		if b == &c.Keys.Palette || !b.Enabled() {
 			continue
 		}
 		if q == "" || strings.Contains(a.name, q) || strings.Contains(a.desc, q) {
@@ -139,29 +248,38 @@ func (p *paletteOverlay) entries(c *Context) []action {
 	return out
 }
 
-func (p *paletteOverlay) key(m *Model, k tea.KeyPressMsg) (bool, tea.Cmd) {
-	es := p.entries(&m.c)
-	switch k.String() {
-	case "esc":
-		return true, nil
-	case "ctrl+c":
-		return true, m.quit()
-	case "down", "ctrl+n":
-		p.sel = min(p.sel+1, len(es)-1)
-		return false, nil
-	case "up", "ctrl+p":
-		p.sel = max(p.sel-1, 0)
-		return false, nil
-	case "enter":
-		if p.sel < len(es) {
-			m.overlay = nil
-			return true, es[p.sel].run(m)
+// key types what is text into the query; of the other keys, close and
+// quit, scroll_down and scroll_up move the selection, choose runs it, and
+// the rest edit the query.
+func (p *paletteOverlay) key(c *Context, k tea.KeyPressMsg) dialogAction {
+	if !typesText(k) {
+		d := &c.Keys.Dialog
+		es := p.entries(c)
+		if a := exitKey(c, k); a != nil {
+			return a
 		}
-		return true, nil
+		switch {
+		case key.Matches(k, d.ScrollDown):
+			p.sel = max(0, min(p.sel+1, len(es)-1))
+			return nil
+		case key.Matches(k, d.ScrollUp):
+			p.sel = max(p.sel-1, 0)
+			return nil
+		case key.Matches(k, d.Choose):
+			if p.sel < len(es) {
+				return runAction{es[p.sel]}
+			}
+			return closeDialog{}
+		}
 	}
 	p.input.update(k)
 	p.sel = 0
-	return false, nil
+	return nil
+}
+
+// typesText says whether k types text into an input (space included).
+func typesText(k tea.KeyPressMsg) bool {
+	return k.Text != "" && k.Mod&(tea.ModCtrl|tea.ModAlt) == 0
 }
 
 func (p *paletteOverlay) view(c *Context) string { return renderPalette(c, p) }
@@ -169,54 +287,43 @@ func (p *paletteOverlay) view(c *Context) string { return renderPalette(c, p) }
 // previewOverlay shows a reminder plan before anything is sent: the
 // recipients, the skips grouped by reason and one rendered message, which
 // scrolls. With messages to send it asks, like confirmOverlay (No first,
-// the grace period); without, it only tells why and closes.
+// the grace period); without, it is a notice that tells why and closes.
 type previewOverlay struct {
 	plan   backend.Plan
-	scroll int            // the first line of the sample shown
-	yes    bool           // the focused button; No first
-	onYes  func() tea.Cmd // nil: nothing to send, nothing to ask
+	scroll scroller // over the sample's lines
+	yes    bool     // the focused button; No first
 	grace
 }
 
-func (o *previewOverlay) key(m *Model, k tea.KeyPressMsg) (bool, tea.Cmd) {
-	switch k.String() {
-	case "esc", "ctrl+c": // cancelling is always safe, even in the grace period
-		return true, nil
+func newPreview(m *Model, plan backend.Plan) *previewOverlay {
+	o := &previewOverlay{plan: plan}
+	if o.asks() {
+		o.grace = newGrace(m.opts.Now)
 	}
-	if o.onYes == nil {
-		switch k.String() {
-		case "enter", "q", "n", "space":
-			return true, nil
-		}
-		return false, nil
-	}
-	if o.swallow() {
-		return false, nil
-	}
-	if o.scrollKey(&m.c, k.String()) {
-		return false, nil
-	}
-	return answer(k, &o.yes, o.onYes)
+	return o
 }
 
-// scrollKey moves the sample for j/k, the arrows and the page keys.
-func (o *previewOverlay) scrollKey(c *Context, k string) bool {
-	lines, h := previewSample(c, o)
-	step := 0
-	switch k {
-	case "j", "down":
-		step = 1
-	case "k", "up":
-		step = -1
-	case "pgdown", "ctrl+d":
-		step = max(1, h-1)
-	case "pgup", "ctrl+u":
-		step = -max(1, h-1)
-	default:
-		return false
+func (*previewOverlay) id() dialogID { return remindDialog }
+
+// asks says whether there is anything to send, and so a question.
+func (o *previewOverlay) asks() bool { return len(o.plan.Messages) > 0 }
+
+func (o *previewOverlay) key(c *Context, k tea.KeyPressMsg) dialogAction {
+	if !o.asks() {
+		return viewKey(c, k, nil, 0, 0)
 	}
-	o.scroll = max(0, min(o.scroll+step, len(lines)-h))
-	return true
+	if a := exitKey(c, k); a != nil { // cancelling is always safe, even in the grace period
+		return a
+	}
+	if o.swallow() {
+		return nil
+	}
+	if a, ok := answerKey(&c.Keys.Dialog, k, &o.yes); ok {
+		return a
+	}
+	lines, h := previewSample(c, o)
+	o.scroll.key(&c.Keys.Dialog, k, len(lines), h)
+	return nil
 }
 
 func (o *previewOverlay) view(c *Context) string { return renderPreview(c, o) }
@@ -225,39 +332,22 @@ func (o *previewOverlay) view(c *Context) string { return renderPreview(c, o) }
 // channel, read from the store when it opens; it scrolls when taller than
 // the screen.
 type funnelOverlay struct {
-	id     int // the request whose result it shows
+	req    int // the request whose result it shows
 	loaded bool
 	since  time.Time
 	rows   []store.FunnelRow
 	err    error
-	scroll int
+	scroll scroller
 }
 
-func (o *funnelOverlay) key(m *Model, k tea.KeyPressMsg) (bool, tea.Cmd) {
-	if key.Matches(k, m.c.Keys.Funnel) {
-		return true, nil
+func (*funnelOverlay) id() dialogID { return funnelDialog }
+
+func (o *funnelOverlay) key(c *Context, k tea.KeyPressMsg) dialogAction {
+	if key.Matches(k, c.Keys.Funnel) {
+		return closeDialog{}
 	}
-	_, h, n := funnelLines(&m.c, o)
-	switch k.String() {
-	case "esc", "q", "enter":
-		return true, nil
-	case "ctrl+c":
-		return true, m.quit()
-	case "j", "down":
-		o.scroll++
-	case "k", "up":
-		o.scroll--
-	case "pgdown", "ctrl+d", "space":
-		o.scroll += max(1, h-1)
-	case "pgup", "ctrl+u":
-		o.scroll -= max(1, h-1)
-	case "g", "home":
-		o.scroll = 0
-	case "G", "end":
-		o.scroll = n
-	}
-	o.scroll = max(0, min(o.scroll, n-h))
-	return false, nil
+	_, h, n := funnelLines(c, o)
+	return viewKey(c, k, &o.scroll, n, h)
 }
 
 func (o *funnelOverlay) view(c *Context) string { return renderFunnel(c, o) }

@@ -243,7 +243,7 @@ func TestRemindPreviewsAsksAndSends(t *testing.T) {
 	// Again, within the cooldown: nothing to send, and why; no question.
 	h.press("A", "r")
 	p, ok = h.m.overlay.(*previewOverlay)
-	if !ok || p.onYes != nil {
+	if !ok || p.asks() {
 		t.Fatalf("overlay %T", h.m.overlay)
 	}
 	mustContain(t, h.screen(), "Nothing to send. 29 skipped: 12 within cooldown, 12 no reconnect link, 5 not", "within cooldown: Ada Okafor,")
@@ -262,7 +262,7 @@ func TestRemindNothingToSendSaysWhy(t *testing.T) {
 	h.toGroup(string(health.InstitutionDown))
 	name := h.selectedName(t)
 	h.press("r")
-	if p, ok := h.m.overlay.(*previewOverlay); !ok || p.onYes != nil {
+	if p, ok := h.m.overlay.(*previewOverlay); !ok || p.asks() {
 		t.Fatalf("overlay %T", h.m.overlay)
 	}
 	s := h.screen()
@@ -287,7 +287,7 @@ func TestRemindSampleScrolls(t *testing.T) {
 	})
 	h.press("r")
 	p, ok := h.m.overlay.(*previewOverlay)
-	if !ok || p.onYes == nil {
+	if !ok || !p.asks() {
 		t.Fatalf("overlay %T", h.m.overlay)
 	}
 	lines, shown := previewSample(&h.m.c, p)
@@ -296,23 +296,23 @@ func TestRemindSampleScrolls(t *testing.T) {
 	}
 	mustContain(t, h.screen(), "lines 1-", "j/k scroll", testPublicURL+"/r/")
 	h.press("j") // in the grace period: swallowed
-	if p.scroll != 0 {
+	if p.scroll.top != 0 {
 		t.Fatal("a key in the grace period scrolled")
 	}
 	h.advance(graceQuiet)
 	h.press("j", "j")
-	if p.scroll != 2 {
-		t.Fatalf("scroll = %d", p.scroll)
+	if p.scroll.top != 2 {
+		t.Fatalf("scroll = %d", p.scroll.top)
 	}
 	mustContain(t, h.screen(), "lines 3-", testPublicURL+"/r/")
 	h.press("pgdown", "pgdown", "pgdown", "pgdown", "j")
-	if p.scroll != len(lines)-shown {
-		t.Fatalf("scrolled to %d, the last window starts at %d", p.scroll, len(lines)-shown)
+	if p.scroll.top != len(lines)-shown {
+		t.Fatalf("scrolled to %d, the last window starts at %d", p.scroll.top, len(lines)-shown)
 	}
 	mustContain(t, h.screen(), "If you have already done this", "Send 1 reminder to "+h.selectedName(t)+" by email?")
 	h.press("k")
-	if p.scroll != len(lines)-shown-1 {
-		t.Fatalf("k: scroll = %d", p.scroll)
+	if p.scroll.top != len(lines)-shown-1 {
+		t.Fatalf("k: scroll = %d", p.scroll.top)
 	}
 }
 
@@ -489,16 +489,16 @@ func TestFunnelScrollsAt80x24(t *testing.T) {
 	}
 	mustContain(t, h.screen(), "login_required", fmt.Sprintf("lines 1-%d of %d", shown, n))
 	h.press("G")
-	if o.scroll != n-shown {
-		t.Fatalf("G: scroll %d, want %d", o.scroll, n-shown)
+	if o.scroll.top != n-shown {
+		t.Fatalf("G: scroll %d, want %d", o.scroll.top, n-shown)
 	}
 	mustContain(t, h.screen(), "the median runs from the first reminder")
 	h.press("j")
-	if o.scroll != n-shown {
+	if o.scroll.top != n-shown {
 		t.Fatal("scrolled past the end")
 	}
 	h.press("g", "k")
-	if o.scroll != 0 {
+	if o.scroll.top != 0 {
 		t.Fatal("scrolled before the start")
 	}
 }

@@ -193,7 +193,7 @@ func TestEveryLineFits(t *testing.T) {
 		{"remind-preview", func(h *harness) {
 			h.toGroup(string(health.MFARequired))
 			h.press("A", "r") // Plaid rows to send to, Belvo and Cobalt rows skipped
-			if p, ok := h.m.overlay.(*previewOverlay); !ok || p.onYes == nil {
+			if p, ok := h.m.overlay.(*previewOverlay); !ok || !p.asks() {
 				h.t.Fatalf("no preview that asks: %T", h.m.overlay)
 			}
 		}},
@@ -202,7 +202,7 @@ func TestEveryLineFits(t *testing.T) {
 			h.press("esc", "esc") // the preview, then the marks
 			h.toGroup(string(health.InstitutionDown))
 			h.press("r")
-			if p, ok := h.m.overlay.(*previewOverlay); !ok || p.onYes != nil {
+			if p, ok := h.m.overlay.(*previewOverlay); !ok || p.asks() {
 				h.t.Fatalf("no nothing-to-send notice: %T", h.m.overlay)
 			}
 		}},

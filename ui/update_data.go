@@ -65,7 +65,7 @@ func (m *Model) handleData(msg tea.Msg) (tea.Cmd, bool) {
 		}
 		return nil, true
 	case funnelMsg:
-		if o, ok := m.overlay.(*funnelOverlay); ok && msg.id == m.req.funnel && o.id == msg.id {
+		if o, ok := m.overlay.(*funnelOverlay); ok && msg.id == m.req.funnel && o.req == msg.id {
 			o.loaded, o.since, o.rows, o.err = true, msg.since, msg.rows, msg.err
 		}
 		return nil, true

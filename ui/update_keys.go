@@ -5,14 +5,11 @@ import (
 	tea "charm.land/bubbletea/v2"
 )
 
-// handleKey routes a key press: overlay, then filter input, then the table.
+// handleKey routes a key press: the open dialog, then the filter input,
+// then the main screen's actions.
 func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
-	if ov := m.overlay; ov != nil {
-		done, cmd := ov.key(m, k)
-		if done && m.overlay == ov { // an action it ran may have opened another
-			m.overlay = nil
-		}
-		return cmd
+	if d := m.overlay; d != nil {
+		return m.act(d, d.key(&m.c, k))
 	}
 	if m.filterOn {
 		return m.filterKey(k)
@@ -20,6 +17,42 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 	for _, a := range actions {
 		if key.Matches(k, *a.get(&m.c.Keys)) {
 			return a.run(m)
+		}
+	}
+	return nil
+}
+
+// act does what a dialog's answer to a key asks. Every answer but nil
+// closes the dialog first, so an action it runs may open another.
+func (m *Model) act(d dialog, a dialogAction) tea.Cmd {
+	if a == nil {
+		return nil
+	}
+	if m.overlay == d {
+		m.overlay = nil
+	}
+	switch a := a.(type) {
+	case confirmDialog:
+		return m.confirmed(d)
+	case quitApp:
+		if d.id() == quitDialog { // quit, pressed again while it asks: yes
+			return m.doQuit()
+		}
+		return m.quit()
+	case runAction:
+		return a.act.run(m)
+	}
+	return nil
+}
+
+// confirmed does what the question d asked about, now answered Yes.
+func (m *Model) confirmed(d dialog) tea.Cmd {
+	switch d.id() {
+	case quitDialog:
+		return m.doQuit()
+	case remindDialog:
+		if p, ok := d.(*previewOverlay); ok {
+			return m.sendRemind(p.plan)
 		}
 	}
 	return nil
@@ -195,7 +228,7 @@ func (m *Model) markAll() tea.Cmd {
 // quit quits, or asks first while an operation is running.
 func (m *Model) quit() tea.Cmd {
 	if len(m.tasks) > 0 {
-		m.overlay = newConfirm(m, "Quit", m.tasks[0].label+" is still running. Quit anyway?", m.doQuit)
+		m.overlay = newConfirm(m, quitDialog, "Quit", m.tasks[0].label+" is still running. Quit anyway?")
 		return nil
 	}
 	return m.doQuit()

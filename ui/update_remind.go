@@ -65,17 +65,13 @@ func (m *Model) planRemind() tea.Cmd {
 
 // previewRemind shows a plan: whom it reaches, who is skipped and why, and
 // one rendered message, and asks before sending (No by default). A plan
-// with nothing to send only says so, with the reasons.
+// with nothing to send only says so, with the reasons. Its Yes sends
+// (Model.confirmed).
 func (m *Model) previewRemind(plan backend.Plan) tea.Cmd {
 	if m.overlay != nil { // another dialog came first: never cover it
 		return m.report(false, "reminders not sent: another dialog was open; press "+helpOf(m.c.Keys.Remind)+" again")
 	}
-	o := &previewOverlay{plan: plan}
-	if len(plan.Messages) > 0 {
-		o.grace = newGrace(m.opts.Now)
-		o.onYes = func() tea.Cmd { return m.sendRemind(plan) }
-	}
-	m.overlay = o
+	m.overlay = newPreview(m, plan)
 	return nil
 }
 

@@ -26,9 +26,12 @@ func (m *Model) footerMode() footerMode {
 	case *confirmOverlay:
 		return footerConfirm
 	case *helpOverlay:
+		if lines, h := helpLines(&m.c); len(lines) > h {
+			return footerView // it scrolls
+		}
 		return footerHelp
 	case *previewOverlay:
-		if o.onYes == nil {
+		if !o.asks() {
 			return footerHelp
 		}
 		if lines, h := previewSample(&m.c, o); len(lines) <= h {
@@ -55,20 +58,25 @@ func (m *Model) footerMode() footerMode {
 func renderFooter(c *Context, mode footerMode, w int) string {
 	s, ic := c.Styles, c.Styles.Icons
 	hint := func(k, d string) string { return s.FooterKey.Render(k) + " " + s.FooterDesc.Render(d) }
+	d := c.Keys.Dialog
 	var items []string
 	switch mode {
 	case footerFilter:
 		items = []string{hint("enter", "keep filter"), hint("esc", "clear"), hint("↑/↓", "move")}
 	case footerConfirm:
-		items = []string{hint("y", "yes"), hint("n/esc", "no"), hint("tab", "switch"), hint("enter", "choose")}
+		items = dialogHints(hint, [2]string{firstKey(d.Yes), "yes"}, [2]string{keysHint(d.No, d.Close), "no"},
+			[2]string{firstKey(d.Toggle), "switch"}, [2]string{firstKey(d.Choose), "choose"})
 	case footerPreview:
-		items = []string{hint("y", "send"), hint("n/esc", "no"), hint("j/k", "scroll"), hint("tab", "switch"), hint("enter", "choose")}
+		items = dialogHints(hint, [2]string{firstKey(d.Yes), "send"}, [2]string{keysHint(d.No, d.Close), "no"},
+			[2]string{keysHint(d.ScrollDown, d.ScrollUp), "scroll"}, [2]string{firstKey(d.Toggle), "switch"},
+			[2]string{firstKey(d.Choose), "choose"})
 	case footerHelp:
-		items = []string{hint("esc", "close")}
+		items = dialogHints(hint, [2]string{firstKey(d.Close), "close"})
 	case footerView:
-		items = []string{hint("j/k", "scroll"), hint("esc", "close")}
-	case footerOverlay:
-		items = []string{hint("enter", "run"), hint("↑/↓", "choose"), hint("esc", "close")}
+		items = dialogHints(hint, [2]string{keysHint(d.ScrollDown, d.ScrollUp), "scroll"}, [2]string{firstKey(d.Close), "close"})
+	case footerOverlay: // the palette, where keys that type text type it
+		items = dialogHints(hint, [2]string{firstKey(d.Choose), "run"},
+			[2]string{keysHint(namedKeys(d.ScrollUp), namedKeys(d.ScrollDown)), "choose"}, [2]string{firstKey(d.Close), "close"})
 	default:
 		for _, b := range c.Keys.ShortHelp() {
 			switch {
@@ -107,3 +115,32 @@ func renderFooter(c *Context, mode footerMode, w int) string {
 }
 
 func helpOf(b key.Binding) string { return b.Help().Key }
+
+// dialogHints are the footer items of pairs of keys and what they do; a
+// pair without keys is left out.
+func dialogHints(hint func(k, d string) string, pairs ...[2]string) []string {
+	var out []string
+	for _, p := range pairs {
+		if p[0] != "" {
+			out = append(out, hint(p[0], p[1]))
+		}
+	}
+	return out
+}
+
+// namedKeys is b with only its keys that do not type text, for the
+// palette, whose query takes those: of k, up, ctrl+p it keeps up, ctrl+p.
+func namedKeys(b key.Binding) key.Binding {
+	var keys []string
+	for _, k := range b.Keys() {
+		if len([]rune(k)) > 1 && k != "space" {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return key.NewBinding(key.WithDisabled())
+	}
+	nb := key.NewBinding(key.WithKeys(keys...))
+	nb.SetEnabled(b.Enabled())
+	return nb
+}

@@ -166,7 +166,6 @@ func renderFunnel(c *Context, o *funnelOverlay) string {
 	s, ic := c.Styles, c.Styles.Icons
 	w := funnelWidth(c)
 	body, h, n := funnelLines(c, o)
-	from := max(0, min(o.scroll, n-h))
 	period := fmt.Sprintf("last %d days", int(funnelPeriod/(24*time.Hour)))
 	if o.loaded {
 		period += ", since " + o.since.In(c.Now().Location()).Format("2006-01-02")
@@ -180,12 +179,14 @@ func renderFunnel(c *Context, o *funnelOverlay) string {
 		cat, bar := funnelCols(w)
 		lines = append(lines, funnelHeader(c, cat, bar))
 	}
-	for _, l := range body[from : from+h] {
+	for _, l := range o.scroll.window(body, h) {
 		lines = append(lines, fit(l, w, ic.Ellipsis))
 	}
-	hint := "esc closes"
+	d := c.Keys.Dialog
+	hint := hints([2]string{firstKey(d.Close), "closes"})
 	if n > h {
-		hint += fmt.Sprintf(" · j/k scroll · lines %d-%d of %d", from+1, from+h, n)
+		hint = hints([2]string{firstKey(d.Close), "closes"}, [2]string{keysHint(d.ScrollDown, d.ScrollUp), "scroll"}) +
+			" · " + o.scroll.position(n, h)
 	}
 	lines = append(lines, "", fit(s.Subtle.Render(hint), w, ic.Ellipsis))
 	return s.Dialog.Render(clip(strings.Join(lines, "\n"), w, max(1, c.Height-4)))

@@ -3,12 +3,14 @@ package ui
 import (
 	"strings"
 
+	"charm.land/bubbles/v2/key"
 	"charm.land/lipgloss/v2"
 )
 
-// renderHelp is the full help, one block per FullHelp group, laid out in as
-// many columns as fit. Disabled bindings are left out.
-func renderHelp(c *Context) string {
+// helpLines are the help's key columns, one block per FullHelp group laid
+// out in as many columns as fit (disabled bindings left out), and how many
+// of their lines show at once.
+func helpLines(c *Context) ([]string, int) {
 	s := c.Styles
 	var blocks []string
 	for i, col := range c.Keys.FullHelp() {
@@ -52,12 +54,75 @@ func renderHelp(c *Context) string {
 	if len(row) > 0 {
 		rows = append(rows, lipgloss.JoinHorizontal(lipgloss.Top, row...))
 	}
-	body := s.DialogTitle.Render("Keys") + "\n\n" + strings.Join(rows, "\n\n")
+	lines := strings.Split(strings.Join(rows, "\n\n"), "\n")
+	fixed := 4 // title, blank … blank, hint
+	if c.ReadOnly {
+		fixed += 2
+	}
+	return lines, max(1, min(len(lines), c.Height-4-fixed))
+}
+
+// renderHelp is the full help from its top.
+func renderHelp(c *Context) string { return renderHelpAt(c, scroller{}) }
+
+// renderHelpAt is the full help scrolled to sc: when it is taller than the
+// screen, the title says which lines show.
+func renderHelpAt(c *Context, sc scroller) string {
+	s, ic := c.Styles, c.Styles.Icons
+	room := c.Width - 8
+	lines, h := helpLines(c)
+	title := s.DialogTitle.Render("Keys")
+	if len(lines) > h {
+		w := 0
+		for _, l := range lines {
+			w = max(w, lipgloss.Width(l))
+		}
+		pos := s.Subtle.Render(" " + hints([2]string{keysHint(c.Keys.Dialog.ScrollDown, c.Keys.Dialog.ScrollUp), "scroll"}) +
+			" · " + sc.position(len(lines), h))
+		title = fit(title, max(0, min(w, room)-lipgloss.Width(pos)), ic.Ellipsis)
+		title += strings.Repeat(" ", max(0, min(w, room)-lipgloss.Width(title)-lipgloss.Width(pos))) + pos
+	}
+	body := title + "\n\n" + strings.Join(sc.window(lines, h), "\n")
 	if c.ReadOnly {
 		body += "\n\n" + s.Warning.Render("read-only: sending reminders and minting links are off")
 	}
-	body += "\n\n" + s.Subtle.Render("esc or ? closes · keys can be changed in [keys] of the config")
+	closes := firstKey(c.Keys.Dialog.Close)
+	if k := firstKey(c.Keys.Help); k != "" {
+		closes += " or " + k
+	}
+	body += "\n\n" + s.Subtle.Render(closes+" closes · keys can be changed in [keys] of the config")
 	return s.Dialog.Render(clip(body, room, max(1, c.Height-4)))
+}
+
+// firstKey is how a binding's first key reads in a hint, "" when it has none.
+func firstKey(b key.Binding) string {
+	if !b.Enabled() {
+		return ""
+	}
+	return helpKey(b.Keys()[:1])
+}
+
+// keysHint is the first keys of bs, those bound: "n/esc", "j/k".
+func keysHint(bs ...key.Binding) string {
+	var out []string
+	for _, b := range bs {
+		if k := firstKey(b); k != "" {
+			out = append(out, k)
+		}
+	}
+	return strings.Join(out, "/")
+}
+
+// hints is a line of key hints, "y yes · n no", from pairs of keys and
+// what they do; a pair without keys is left out.
+func hints(pairs ...[2]string) string {
+	return strings.Join(dialogHints(func(k, d string) string { return k + " " + d }, pairs...), " · ")
+}
+
+// questionHints are a question's hints: "y yes · n no · esc cancel · tab switch".
+func questionHints(d DialogKeyMap) string {
+	return hints([2]string{firstKey(d.Yes), "yes"}, [2]string{firstKey(d.No), "no"},
+		[2]string{firstKey(d.Close), "cancel"}, [2]string{firstKey(d.Toggle), "switch"})
 }
 
 // renderConfirm is a yes/no question; No is focused until chosen otherwise,
@@ -73,7 +138,7 @@ func renderConfirm(c *Context, o *confirmOverlay) string {
 		"",
 		buttons,
 		"",
-		s.Subtle.Render("y yes · n no · esc cancel · tab switch"),
+		s.Subtle.Render(questionHints(c.Keys.Dialog)),
 	}, "\n")
 	return s.Dialog.Render(body)
 }

@@ -23,8 +23,8 @@ type previewParts struct {
 }
 
 // layoutPreview fits the preview into the screen: the sample's body gets
-// the lines the rest leaves (at least 3, scrolled with j/k), and the skip
-// reasons are listed one a line while the body keeps at least 5.
+// the lines the rest leaves (at least 3, scrolled with the scroll keys), and
+// the skip reasons are listed one a line while the body keeps at least 5.
 func layoutPreview(c *Context, o *previewOverlay) previewParts {
 	s := c.Styles
 	p := o.plan
@@ -77,16 +77,15 @@ func renderPreview(c *Context, o *previewOverlay) string {
 	w := pp.w
 	lines := append([]string{}, pp.head...)
 	lines = append(lines, pp.details...)
-	if o.onYes == nil {
-		lines = append(lines, "", s.Subtle.Render("esc closes"))
+	if !o.asks() {
+		lines = append(lines, "", s.Subtle.Render(firstKey(c.Keys.Dialog.Close)+" closes"))
 		return s.Dialog.Render(clip(strings.Join(lines, "\n"), w, max(1, c.Height-4)))
 	}
 	lines = append(lines, "")
 	if m := p.Sample; m != nil {
 		title := s.Label.Render("Sample to ") + s.Text.Render(m.To)
 		if len(pp.sample) > pp.sampleH {
-			from := min(o.scroll, len(pp.sample)-pp.sampleH)
-			pos := s.Subtle.Render(fmt.Sprintf(" lines %d-%d of %d", from+1, from+pp.sampleH, len(pp.sample)))
+			pos := s.Subtle.Render(" " + o.scroll.position(len(pp.sample), pp.sampleH))
 			title = fit(title, w-lipgloss.Width(pos), ic.Ellipsis) + pos
 		}
 		lines = append(lines, fit(title, w, ic.Ellipsis))
@@ -99,16 +98,15 @@ func renderPreview(c *Context, o *previewOverlay) string {
 		}
 		lines = append(lines, fit(s.Label.Render("Link    ")+s.Accent.Render(link)+
 			s.Subtle.Render(" (one per connection, made when sent)"), w, ic.Ellipsis))
-		from := max(0, min(o.scroll, len(pp.sample)-pp.sampleH))
-		for _, l := range pp.sample[from : from+pp.sampleH] {
+		for _, l := range o.scroll.window(pp.sample, pp.sampleH) {
 			lines = append(lines, s.Rule.Render("│")+" "+s.Text.Render(l))
 		}
 	} else {
 		lines = append(lines, s.Subtle.Render("no sample could be rendered"))
 	}
-	hint := "y yes · n no · esc cancel · tab switch"
-	if len(pp.sample) > pp.sampleH {
-		hint += " · j/k scroll"
+	hint := questionHints(c.Keys.Dialog)
+	if k := keysHint(c.Keys.Dialog.ScrollDown, c.Keys.Dialog.ScrollUp); len(pp.sample) > pp.sampleH && k != "" {
+		hint += " · " + k + " scroll"
 	}
 	lines = append(lines, "")
 	lines = append(lines, para(s.Text, sendPrompt(p), w)...)
