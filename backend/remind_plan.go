@@ -29,7 +29,16 @@ type Plan struct {
 	Messages   []PlannedMessage
 	Skipped    []Skipped
 	Sample     *remind.Message // the first message, rendered with a placeholder link
+	// Queued are messages an interrupted run left queued on this channel:
+	// sending this plan sends them too, so a plan with no new message but
+	// a queue still asks. Recovered is how many of them the caller's
+	// Recover took back from a run that stopped mid-send.
+	Queued, Recovered int
 }
+
+// Sends is how many messages sending the plan delivers: its own and the
+// queued ones.
+func (p Plan) Sends() int { return len(p.Messages) + p.Queued }
 
 // PlannedMessage is one message to one user.
 type PlannedMessage struct {
@@ -105,6 +114,9 @@ func (r *Reminders) Plan(ctx context.Context, a Audience, channel string) (Plan,
 	pol := remind.Policy{Cooldown: r.opts.Cooldown, Quiet: r.opts.Quiet}
 	groups, skips := pol.Decide(cands, channel, now)
 	plan := Plan{Channel: channel, CreatedAt: now, Considered: len(cands)}
+	if plan.Queued, err = r.Store.QueuedReminders(ctx, channel); err != nil {
+		return Plan{}, err
+	}
 	for _, s := range skips {
 		plan.Skipped = append(plan.Skipped, Skipped{Ref: s.Candidate.Ref, Name: s.Candidate.User.Name, Reason: s.Reason, Detail: s.Detail})
 	}

@@ -114,7 +114,7 @@ func (r *Reminders) SendReminders(ctx context.Context, plan Plan, progress func(
 	if err != nil {
 		return st.rep, err
 	}
-	st.rep.Recovered = recovered
+	st.rep.Recovered = plan.Recovered + recovered
 	resumed, err := r.Store.QueuedReminders(ctx, plan.Channel)
 	if err != nil {
 		return st.rep, err

@@ -31,6 +31,9 @@ type Reminders interface {
 	// Ready says why reminders cannot be sent on channel now, or nil; the
 	// dashboard asks before planning, so that it says why at once.
 	Ready(channel string) error
+	// Recover queues again what a killed run left being sent, and says how
+	// many; the dashboard runs it before it plans, as every send path does.
+	Recover(ctx context.Context) (int, error)
 	PlanReminders(ctx context.Context, refs []string, channel string) (backend.Plan, error)
 	// SendReminders queues and sends the plan's messages; progress (called
 	// from other goroutines) sees messages finished of the total.

@@ -306,7 +306,7 @@ func newPreview(m *Model, plan backend.Plan) *previewOverlay {
 func (*previewOverlay) id() dialogID { return remindDialog }
 
 // asks says whether there is anything to send, and so a question.
-func (o *previewOverlay) asks() bool { return len(o.plan.Messages) > 0 }
+func (o *previewOverlay) asks() bool { return o.plan.Sends() > 0 }
 
 func (o *previewOverlay) key(c *Context, k tea.KeyPressMsg) dialogAction {
 	if !o.asks() {

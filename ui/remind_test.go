@@ -33,6 +33,12 @@ const testPublicURL = "https://relink.example.com"
 // real SMTP mailbox on loopback.
 func testReminders(t testing.TB, st *store.Store, now func() time.Time) (*backend.Reminders, *sandbox.Mailbox) {
 	t.Helper()
+	return testRemindersWith(t, st, now, sandbox.MailboxOptions{})
+}
+
+// testRemindersWith are testReminders with their mailbox's options.
+func testRemindersWith(t testing.TB, st *store.Store, now func() time.Time, mo sandbox.MailboxOptions) (*backend.Reminders, *sandbox.Mailbox) {
+	t.Helper()
 	emu, err := sandbox.NewPlaid(sandbox.PlaidOptions{PerItemPerMinute: -1})
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +56,7 @@ func testReminders(t testing.TB, st *store.Store, now func() time.Time) (*backen
 	}
 	d := &backend.Backend{Store: st, Providers: map[string]provider.Provider{"plaid": pc}, Operator: "dana", Now: now,
 		Tickets: signer, PublicURL: testPublicURL, LinkTTL: 168 * time.Hour}
-	box, err := sandbox.StartMailbox(sandbox.MailboxOptions{})
+	box, err := sandbox.StartMailbox(mo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,6 +260,54 @@ func TestRemindPreviewsAsksAndSends(t *testing.T) {
 	h.press("esc")
 	if h.m.overlay != nil || box.Count() != 12 {
 		t.Fatalf("overlay %v, %d mails", h.m.overlay, box.Count())
+	}
+}
+
+// TestRemindSendsWhatAKilledRunLeft: another run (here, another claimant
+// in this process, so "gone" by the outbox's rule) holds a message
+// mid-send and dies. The dashboard's r takes it back before planning: the
+// preview asks to send it, names it as recovered, and y delivers it once.
+func TestRemindSendsWhatAKilledRunLeft(t *testing.T) {
+	h, st, box := remindHarness(t, 120, 35)
+	h.toGroup(string(health.LoginRequired))
+	h.selectWhere(func(c store.Connection) bool { return c.Provider == "plaid" })
+	ref := h.m.rows[h.m.cursor-h.m.rowsOff].Ref()
+
+	held := make(chan struct{}, 1)
+	release := make(chan struct{})
+	stuck, _ := testRemindersWith(t, st, func() time.Time { return h.clk.Now() }, sandbox.MailboxOptions{
+		Reject: func(string, []string) error {
+			held <- struct{}{}
+			<-release
+			return fmt.Errorf("refused: its sender is gone")
+		}})
+	plan, err := stuck.PlanReminders(context.Background(), []string{ref}, remind.Email)
+	if err != nil || len(plan.Messages) != 1 {
+		t.Fatalf("plan %+v, %v", plan, err)
+	}
+	sent := make(chan error, 1)
+	go func() { _, err := stuck.SendReminders(context.Background(), plan, nil); sent <- err }()
+	t.Cleanup(func() { close(release); <-sent }) // before the store and mailboxes close
+	<-held // the message is being sent, and its run will never finish it
+	if n := outbox(t, st); n["sending"] != 1 {
+		t.Fatalf("outbox %v, want one message being sent", n)
+	}
+
+	h.press("r")
+	p, ok := h.m.overlay.(*previewOverlay)
+	if !ok || !p.asks() {
+		t.Fatalf("r should ask to send what the killed run left: overlay %T %+v", h.m.overlay, p)
+	}
+	mustContain(t, h.screen(), "1 reminder left queued by an interrupted run (1 recovered: that run stopped", // wrapped
+		"while sending them)", "Send 1 reminder by email?")
+	h.advance(graceQuiet)
+	h.press("y")
+	if !box.Wait(1, 10*time.Second) {
+		t.Fatalf("the mailbox got %d messages, want 1", box.Count())
+	}
+	mustContain(t, h.screen(), "1 sent (1 resumed from an interrupted run, 1 of them recovered mid-send)")
+	if n := outbox(t, st); n["sent"] != 1 || n["sending"] != 0 {
+		t.Fatalf("outbox %v", n)
 	}
 }
 

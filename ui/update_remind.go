@@ -58,7 +58,14 @@ func (m *Model) planRemind() tea.Cmd {
 		}
 		ctx, cancel := context.WithTimeout(ctx, planTimeout)
 		defer cancel()
+		// A message a killed run left 'sending' is queued again first, so
+		// the plan counts it as waiting, not as already queued.
+		recovered, err := rem.Recover(ctx)
+		if err != nil {
+			return remindPlanMsg{task: id, err: err}
+		}
 		plan, err := rem.PlanReminders(ctx, refs, ch)
+		plan.Recovered = recovered
 		return remindPlanMsg{task: id, plan: plan, err: err}
 	})
 }
@@ -99,7 +106,7 @@ type sendCount struct{ done, total int }
 // messages finished of the total, and the report's summary ends it.
 func (m *Model) sendRemind(plan backend.Plan) tea.Cmd {
 	id, spin := m.startTask("sending reminders")
-	m.setTaskProgress(id, fmt.Sprintf("0/%d", len(plan.Messages)))
+	m.setTaskProgress(id, fmt.Sprintf("0/%d", plan.Sends()))
 	rem, ctx := m.opts.Reminders, m.ctx
 	return tea.Batch(spin, runAsync(func(progress func(sendCount)) tea.Msg {
 		rep, err := rem.SendReminders(ctx, plan, func(done, total int) { progress(sendCount{done, total}) })

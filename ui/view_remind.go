@@ -31,7 +31,7 @@ func layoutPreview(c *Context, o *previewOverlay) previewParts {
 	pp := previewParts{w: max(20, min(76, c.Width-10))}
 	room := max(1, c.Height-4) // inside the border, with a screen line spare above and below
 	pp.head = []string{s.DialogTitle.Render("Remind by " + p.Channel), ""}
-	if len(p.Messages) == 0 {
+	if p.Sends() == 0 {
 		text := "Nothing to send."
 		if len(p.Skipped) > 0 {
 			text += " " + skipText(p)
@@ -116,15 +116,30 @@ func renderPreview(c *Context, o *previewOverlay) string {
 
 // sendPrompt is the question: "Send 12 reminders by email?".
 func sendPrompt(p backend.Plan) string {
-	if len(p.Messages) == 1 {
+	if len(p.Messages) == 1 && p.Queued == 0 {
 		return fmt.Sprintf("Send 1 reminder to %s by %s?", recipientName(p.Messages[0]), p.Channel)
 	}
-	return fmt.Sprintf("Send %d reminders by %s?", len(p.Messages), p.Channel)
+	return fmt.Sprintf("Send %s by %s?", textfmt.Plural(p.Sends(), "reminder", "reminders"), p.Channel)
 }
 
 // recipientsText is whom the plan reaches: "To 12 users, covering 15
 // connections", or the one user by name and address.
 func recipientsText(p backend.Plan) string {
+	if p.Queued > 0 {
+		left := textfmt.Plural(p.Queued, "reminder", "reminders") + " left queued by an interrupted run"
+		if p.Recovered > 0 {
+			left += fmt.Sprintf(" (%d recovered: that run stopped while sending them)", p.Recovered)
+		}
+		if len(p.Messages) == 0 {
+			return left
+		}
+		return newRecipientsText(p) + "; and " + left
+	}
+	return newRecipientsText(p)
+}
+
+// newRecipientsText is whom the plan's own messages reach.
+func newRecipientsText(p backend.Plan) string {
 	conns := textfmt.Plural(p.Connections(), "connection", "connections")
 	if len(p.Messages) == 1 {
 		pm := p.Messages[0]

@@ -85,6 +85,7 @@ config file ($XDG_CONFIG_HOME/relink/templates).`,
 			if err != nil {
 				return err
 			}
+			plan.Recovered = recovered
 			if dryRun {
 				a.printPlan(plan)
 				if err := rem.Ready(channel); err != nil {
@@ -95,17 +96,13 @@ config file ($XDG_CONFIG_HOME/relink/templates).`,
 			if err := rem.Ready(channel); err != nil {
 				return err
 			}
-			queued, err := e.st.QueuedReminders(ctx, channel)
-			if err != nil {
-				return err
-			}
-			if len(plan.Messages) == 0 && queued == 0 {
+			if plan.Sends() == 0 {
 				fmt.Fprintln(a.stdout, "Nothing to send: "+plan.SkipSummary())
 				return nil
 			}
-			fmt.Fprintln(a.stdout, planHeadline(plan, queued, recovered))
+			fmt.Fprintln(a.stdout, planHeadline(plan))
 			if !yes {
-				ok, err := a.confirm(fmt.Sprintf("Send %s?", textfmt.Plural(len(plan.Messages)+queued, "reminder", "reminders")), len(plan.Messages)+queued)
+				ok, err := a.confirm(fmt.Sprintf("Send %s?", textfmt.Plural(plan.Sends(), "reminder", "reminders")), plan.Sends())
 				if err != nil {
 					return err
 				}
@@ -117,7 +114,6 @@ config file ($XDG_CONFIG_HOME/relink/templates).`,
 			prog := a.remindProgress()
 			rep, err := rem.SendReminders(ctx, plan, prog.update)
 			prog.done()
-			rep.Recovered += recovered
 			a.printReport(rep)
 			if err != nil {
 				return err
@@ -147,7 +143,8 @@ func remindableGroup(name string) bool {
 	return c.Valid() && c.Failing()
 }
 
-func planHeadline(p backend.Plan, queued, recovered int) string {
+func planHeadline(p backend.Plan) string {
+	queued, recovered := p.Queued, p.Recovered
 	s := fmt.Sprintf("%s by %s to %s, covering %s",
 		textfmt.Plural(len(p.Messages), "reminder", "reminders"), p.Channel, textfmt.Plural(len(p.Messages), "user", "users"),
 		textfmt.Plural(p.Connections(), "connection", "connections"))
