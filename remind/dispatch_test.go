@@ -401,3 +401,97 @@ func TestDispatcherLeavesFarRetriesToALaterRun(t *testing.T) {
 	}
 }
 
+// fakeClock moves on only when it is waited on: After(d) advances it by
+// d and fires at once.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+	ch := make(chan time.Time, 1)
+	ch <- c.t
+	return ch
+}
+
+func TestDispatcherWaitsForRetriesOnItsClock(t *testing.T) {
+	start := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
+	clk := &fakeClock{t: start}
+	ob := newFakeOutbox(clk.Now)
+	ob.add(1, nil)
+	fails := 2
+	ch := &fakeChannel{send: func(context.Context, Message) error {
+		if fails > 0 {
+			fails--
+			return Transient(errors.New("451 greylisted"))
+		}
+		return nil
+	}}
+	d := &Dispatcher{Outbox: ob, Channel: ch, Clock: clk, Backoff: Backoff{Base: 20 * time.Second, Max: time.Minute}}
+	wall := time.Now()
+	if err := d.Run(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if j := ob.job(1); j.status != "sent" || j.Attempts != 3 {
+		t.Fatalf("%s after %d attempts", j.status, j.Attempts)
+	}
+	// Two retries, about 20s and 40s later (±20%), waited on the clock.
+	if waited := clk.Now().Sub(start); waited < 48*time.Second || waited > 73*time.Second {
+		t.Errorf("the clock moved %s", waited)
+	}
+	if took := time.Since(wall); took > 2*time.Second {
+		t.Errorf("the retries waited %s of real time", took)
+	}
+}
+
+func TestDispatcherPacesOnItsClock(t *testing.T) {
+	start := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
+	clk := &fakeClock{t: start}
+	ob := newFakeOutbox(clk.Now)
+	ob.add(5, nil)
+	var at []time.Duration
+	ch := &fakeChannel{send: func(context.Context, Message) error { at = append(at, clk.Now().Sub(start)); return nil }}
+	d := &Dispatcher{Outbox: ob, Channel: ch, Clock: clk, Limit: Limit{Concurrency: 1, PerSecond: 0.5}}
+	wall := time.Now()
+	if err := d.Run(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if want := []time.Duration{0, 2 * time.Second, 4 * time.Second, 6 * time.Second, 8 * time.Second}; fmt.Sprint(at) != fmt.Sprint(want) {
+		t.Errorf("sent at %v, want %v", at, want)
+	}
+	if took := time.Since(wall); took > 2*time.Second {
+		t.Errorf("the pacing waited %s of real time", took)
+	}
+}
+
+func TestDispatcherJudgesByNowAndWaitsByItsClock(t *testing.T) {
+	// Now alone (the backend's clock) judges expiry; the waits stay on
+	// the real clock.
+	judged := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
+	ob := newFakeOutbox(func() time.Time { return judged })
+	ob.add(1, func(m *Message) { m.Expires = judged.Add(-time.Second) })
+	ob.add(2, func(m *Message) { m.Expires = judged.Add(time.Second) })
+	ch := &fakeChannel{}
+	d := &Dispatcher{Outbox: ob, Channel: ch, Now: func() time.Time { return judged }, Limit: Limit{PerSecond: 50}}
+	wall := time.Now()
+	if err := d.Run(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := ob.statuses(); got["cancelled"] != 1 || got["sent"] != 2 {
+		t.Fatalf("outbox %v", got)
+	}
+	// The second send waited 20 ms for the rate limit on the real clock,
+	// though Now stands still.
+	if took := time.Since(wall); took < 15*time.Millisecond {
+		t.Errorf("2 sends at 50/s took %s", took)
+	}
+}
