@@ -7,15 +7,20 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"text/template"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/relink/relink/health"
 )
@@ -28,6 +33,8 @@ type Config struct {
 	Belvo         Belvo              `toml:"belvo"`
 	Cobalt        Cobalt             `toml:"cobalt"`
 	Serve         Serve              `toml:"serve"`
+	SSH           SSH                `toml:"ssh"`
+	People        []Person           `toml:"people"`
 	Reminders     Reminders          `toml:"reminders"`
 	UI            UI                 `toml:"ui"`
 	Keys          map[string]KeyList `toml:"keys"`
@@ -69,6 +76,11 @@ type Cobalt struct {
 	BaseURL       string `toml:"base_url"`
 	WebhookSecret string `toml:"webhook_secret"`
 	LinkURL       string `toml:"link_url"`
+	// OrgID is Cobalt's org_id for a registry row that names none: the id of
+	// our organization (e.g. the clinic) that Link tokens are minted for,
+	// not a connection's access_token_reference_id. Optional; without it,
+	// every Cobalt row of the registry needs its own org_id.
+	OrgID string `toml:"org_id"`
 }
 
 // Serve is the [serve] table.
@@ -78,13 +90,63 @@ type Serve struct {
 	LinkTTL   Duration `toml:"link_ttl"`
 }
 
+// SSH is the [ssh] table: relink serve's dashboard over SSH, for [[people]].
+type SSH struct {
+	Addr        string   `toml:"addr"`          // HOST:PORT; off when empty
+	HostKeyFile string   `toml:"host_key_file"` // default: beside the database, created on first start
+	IdleTimeout Duration `toml:"idle_timeout"`  // a session with no key press for this long ends; "0s": never
+	MaxSessions int      `toml:"max_sessions"`  // sessions at once; one more is refused with a line saying so
+}
+
+// Person is one [[people]] table: who may open the dashboard over SSH,
+// known by their public keys, and what their role lets them do.
+type Person struct {
+	Name string   `toml:"name"` // the name the audit log and histories show
+	Role string   `toml:"role"` // viewer | agent | lead
+	Keys []string `toml:"keys"` // authorized_keys lines: "ssh-ed25519 AAAA… dana@laptop"
+}
+
+// Roles are the [[people]] roles, least to most.
+var Roles = []string{"viewer", "agent", "lead"}
+
+// PublicKeys parses the person's keys.
+func (p Person) PublicKeys() ([]ssh.PublicKey, error) {
+	out := make([]ssh.PublicKey, 0, len(p.Keys))
+	for i, k := range p.Keys {
+		pk, err := ParsePublicKey(k)
+		if err != nil {
+			return nil, fmt.Errorf("keys[%d]: %w", i, err)
+		}
+		out = append(out, pk)
+	}
+	return out, nil
+}
+
+// ParsePublicKey parses one line of an authorized_keys file (options are
+// not accepted: a person's key carries no restrictions but their role).
+func ParsePublicKey(line string) (ssh.PublicKey, error) {
+	pk, _, options, rest, err := ssh.ParseAuthorizedKey([]byte(line))
+	switch {
+	case err != nil:
+		return nil, errors.New("not an SSH public key (want a line like \"ssh-ed25519 AAAA… name@host\", as in ~/.ssh/id_ed25519.pub)")
+	case len(options) > 0:
+		return nil, errors.New("authorized_keys options are not supported; give the key alone")
+	case len(strings.TrimSpace(string(rest))) > 0:
+		return nil, errors.New("one key per entry: put each key in its own string")
+	}
+	return pk, nil
+}
+
 // Reminders is the [reminders] table.
 type Reminders struct {
 	Cooldown   Duration `toml:"cooldown"`
 	QuietHours string   `toml:"quiet_hours"`
-	Email      Email    `toml:"email"`
-	SMS        SMS      `toml:"sms"`
-	Webhook    Webhook  `toml:"webhook"`
+	// AgentBulkLimit is the most users an agent (not a lead) reminds at
+	// once over SSH.
+	AgentBulkLimit int     `toml:"agent_bulk_limit"`
+	Email          Email   `toml:"email"`
+	SMS            SMS     `toml:"sms"`
+	Webhook        Webhook `toml:"webhook"`
 }
 
 // Webhook is [reminders.webhook]: a signed POST to a team's own sender.
@@ -163,7 +225,8 @@ func Defaults() Config {
 		Belvo:  Belvo{Environment: "sandbox", WidgetURL: "https://widget.belvo.io/", LoginRules: health.DefaultLoginRules()},
 		Cobalt: Cobalt{BaseURL: "https://api.usecobalt.com"},
 		Serve:  Serve{Addr: "127.0.0.1:8787", LinkTTL: Duration{168 * time.Hour}},
-		Reminders: Reminders{Cooldown: Duration{24 * time.Hour},
+		SSH:    SSH{IdleTimeout: Duration{30 * time.Minute}, MaxSessions: 64},
+		Reminders: Reminders{Cooldown: Duration{24 * time.Hour}, AgentBulkLimit: 25,
 			Email: Email{SMTPHost: "localhost", SMTPPort: 587, TLS: "starttls"},
 			SMS:   SMS{BaseURL: "https://api.twilio.com"}},
 		UI: UI{Theme: "auto", SyncInterval: Duration{5 * time.Minute}},
@@ -337,12 +400,27 @@ func (c Config) Validate() error {
 	checkURL("cobalt.base_url", c.Cobalt.BaseURL)
 	checkTemplate("cobalt.link_url", c.Cobalt.LinkURL)
 	both("cobalt", c.Cobalt.ClientID, "cobalt.client_id", c.Cobalt.ClientSecret, "cobalt.client_secret", "COBALT_CLIENT_ID / COBALT_CLIENT_SECRET")
+	if msg := checkOrgID(c.Cobalt.OrgID); msg != "" {
+		bad("cobalt.org_id", "%s", msg)
+	}
 	checkURL("serve.public_url", c.Serve.PublicURL)
 	if c.Serve.Addr != "" && !strings.Contains(c.Serve.Addr, ":") {
 		bad("serve.addr", "%q is not HOST:PORT", c.Serve.Addr)
 	}
 	if c.Serve.LinkTTL.Duration <= 0 {
 		bad("serve.link_ttl", "must be positive")
+	}
+	if c.SSH.Addr != "" {
+		if _, _, err := net.SplitHostPort(c.SSH.Addr); err != nil {
+			bad("ssh.addr", "%q is not HOST:PORT (e.g. 0.0.0.0:2222)", c.SSH.Addr)
+		}
+	}
+	if c.SSH.MaxSessions < 1 {
+		bad("ssh.max_sessions", "%d: must be at least 1", c.SSH.MaxSessions)
+	}
+	c.validatePeople(bad)
+	if c.Reminders.AgentBulkLimit < 1 {
+		bad("reminders.agent_bulk_limit", "%d: must be at least 1", c.Reminders.AgentBulkLimit)
 	}
 	if c.Reminders.QuietHours != "" {
 		if _, _, err := ParseQuietHours(c.Reminders.QuietHours); err != nil {
@@ -362,6 +440,69 @@ func (c Config) Validate() error {
 		return errors.New(strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// checkOrgID says what is wrong with an org_id ("" when nothing, or when
+// unset); it never quotes the value.
+func checkOrgID(v string) string {
+	switch {
+	case v == "":
+		return ""
+	case !utf8.ValidString(v):
+		return "is not UTF-8"
+	case len(v) > 256:
+		return fmt.Sprintf("is %d bytes long (at most 256)", len(v))
+	case strings.TrimSpace(v) != v:
+		return "starts or ends with a space"
+	}
+	for _, r := range v {
+		if unicode.IsControl(r) || !unicode.IsPrint(r) {
+			return "has a control or invisible character"
+		}
+	}
+	return ""
+}
+
+// validatePeople checks [[people]]: a name, a known role and at least one
+// key each; a name or a key given twice (to one person or to two) is an
+// error that names both places.
+func (c Config) validatePeople(bad func(key, format string, args ...any)) {
+	names := map[string]int{}
+	keys := map[string]string{} // key (wire form) → where it was first
+	for i, p := range c.People {
+		where := fmt.Sprintf("people[%d]", i)
+		if p.Name != "" {
+			where = fmt.Sprintf("people[%d] (%s)", i, p.Name)
+		}
+		switch first, dup := names[p.Name]; {
+		case strings.TrimSpace(p.Name) == "":
+			bad(where+".name", "required: the name the audit log shows")
+		case dup:
+			bad(where+".name", "%q is also people[%d]; each person once, with all their keys", p.Name, first)
+		default:
+			names[p.Name] = i
+		}
+		if !slices.Contains(Roles, p.Role) {
+			bad(where+".role", "%q is not one of %s", p.Role, strings.Join(Roles, ", "))
+		}
+		if len(p.Keys) == 0 {
+			bad(where+".keys", "required: at least one public key (the contents of ~/.ssh/id_ed25519.pub)")
+		}
+		for j, k := range p.Keys {
+			at := fmt.Sprintf("%s.keys[%d]", where, j)
+			pk, err := ParsePublicKey(k)
+			if err != nil {
+				bad(at, "%v", err)
+				continue
+			}
+			wire := string(pk.Marshal())
+			if prev, dup := keys[wire]; dup {
+				bad(at, "the key %s is also %s; a key names one person", ssh.FingerprintSHA256(pk), prev)
+				continue
+			}
+			keys[wire] = at
+		}
+	}
 }
 
 // ParseQuietHours parses "21:00-08:00" into minutes after midnight.

@@ -33,6 +33,8 @@ secret_password = "spw"
 [[belvo.login_rules]]
 any_of = ["bloqueo"]
 category = "account_locked"
+[cobalt]
+org_id = "clinic-east"
 [serve]
 public_url = "https://relink.example.com"
 link_ttl = "72h"
@@ -61,6 +63,9 @@ help = "?"
 	if len(cfg.Keys["quit"]) != 2 || cfg.Keys["help"][0] != "?" {
 		t.Fatalf("keys: %+v", cfg.Keys)
 	}
+	if cfg.Cobalt.OrgID != "clinic-east" {
+		t.Fatalf("cobalt.org_id: %q", cfg.Cobalt.OrgID)
+	}
 	if !cfg.PlaidOn() || !cfg.BelvoOn() || cfg.CobaltOn() || cfg.SecretKey != "k" {
 		t.Fatal("providers on/off or secret key wrong")
 	}
@@ -76,6 +81,8 @@ func TestBadConfigNamesKeyAndFile(t *testing.T) {
 		"[reminders]\nquiet_hours = \"late\"\n":                           "reminders.quiet_hours",
 		"[serve]\npublic_url = \"relink.example.com\"\n":                  "serve.public_url",
 		"[cobalt]\nlink_url = \"https://x/{{.Token\"\n":                   "cobalt.link_url",
+		"[cobalt]\norg_id = \"clinic\\u001b[2J\"\n":                       "cobalt.org_id",
+		"[cobalt]\norg_id = \" clinic\"\n":                                "cobalt.org_id",
 		"[[belvo.login_rules]]\ncategory = \"healthy\"\nany_of=[\"x\"]\n": "belvo.login_rules[0].category",
 		"operator = \n": "line 1",
 	}
@@ -103,5 +110,85 @@ func TestSecretsNotInErrors(t *testing.T) {
 	_, err := Load(p, true, env(nil))
 	if err == nil || strings.Contains(err.Error(), "sup3rs3cret") {
 		t.Fatalf("error %v", err)
+	}
+}
+
+// Two real ed25519 public keys (ssh-keygen -t ed25519), for [[people]].
+const (
+	danaKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMgriEZ/InAHT38MEAoICNP/0nkAXULYta8mB2j01RA5 dana@laptop"
+	samKey  = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINBtzvCpAVFC3U/PwqjMoq3FJwpTxLLdibEZq/QzbN7t sam@laptop"
+)
+
+func TestSSHAndPeople(t *testing.T) {
+	p := write(t, `
+[ssh]
+addr = "0.0.0.0:2222"
+idle_timeout = "10m"
+max_sessions = 8
+[reminders]
+agent_bulk_limit = 40
+[[people]]
+name = "dana"
+role = "lead"
+keys = ["`+danaKey+`"]
+[[people]]
+name = "sam"
+role = "viewer"
+keys = ["`+samKey+`"]
+`)
+	cfg, err := Load(p, true, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.SSH.Addr != "0.0.0.0:2222" || cfg.SSH.IdleTimeout.Duration != 10*time.Minute || cfg.SSH.MaxSessions != 8 ||
+		cfg.SSH.HostKeyFile != "" || cfg.Reminders.AgentBulkLimit != 40 {
+		t.Fatalf("ssh: %+v, agent_bulk_limit %d", cfg.SSH, cfg.Reminders.AgentBulkLimit)
+	}
+	if len(cfg.People) != 2 || cfg.People[0].Name != "dana" || cfg.People[1].Role != "viewer" {
+		t.Fatalf("people: %+v", cfg.People)
+	}
+	keys, err := cfg.People[1].PublicKeys()
+	if err != nil || len(keys) != 1 || keys[0].Type() != "ssh-ed25519" {
+		t.Fatalf("sam's keys: %v %v", keys, err)
+	}
+
+	d := Defaults()
+	if d.SSH.Addr != "" || d.SSH.IdleTimeout.Duration != 30*time.Minute || d.SSH.MaxSessions != 64 || d.Reminders.AgentBulkLimit != 25 {
+		t.Fatalf("defaults: %+v, agent_bulk_limit %d", d.SSH, d.Reminders.AgentBulkLimit)
+	}
+}
+
+func TestBadSSHAndPeopleNameKeyAndFile(t *testing.T) {
+	person := func(name, role string, keys ...string) string {
+		q := make([]string, len(keys))
+		for i, k := range keys {
+			q[i] = `"` + k + `"`
+		}
+		return "[[people]]\nname = \"" + name + "\"\nrole = \"" + role + "\"\nkeys = [" + strings.Join(q, ", ") + "]\n"
+	}
+	cases := map[string][]string{
+		"[ssh]\naddr = \"2222\"\n":                     {"ssh.addr", "HOST:PORT"},
+		"[ssh]\nmax_sessions = 0\n":                    {"ssh.max_sessions"},
+		"[ssh]\nidle_timeout = \"soon\"\n":             {"idle_timeout", "not a duration"},
+		"[ssh]\nadress = \"x\"\n":                      {"unknown key ssh.adress"},
+		"[reminders]\nagent_bulk_limit = 0\n":          {"reminders.agent_bulk_limit"},
+		"[[people]]\nname = \"x\"\nnmae = \"y\"\n":     {"unknown key people.nmae"},
+		person("dana", "admin", danaKey):               {"people[0] (dana).role", `"admin" is not one of viewer, agent, lead`},
+		person("dana", "lead"):                         {"people[0] (dana).keys", "at least one public key"},
+		person("", "lead", danaKey):                    {"people[0].name", "required"},
+		person("dana", "lead", danaKey, "ssh-rsa AAAA"): {"people[0] (dana).keys[1]", "not an SSH public key"},
+		person("dana", "lead", `no-pty `+danaKey):      {"people[0] (dana).keys[0]", "options are not supported"},
+		person("dana", "lead", danaKey) + person("sam", "agent", samKey, danaKey): {
+			"people[1] (sam).keys[1]", "is also people[0] (dana).keys[0]", "SHA256:"},
+		person("dana", "lead", danaKey) + person("dana", "agent", samKey): {"people[1] (dana).name", "also people[0]"},
+	}
+	for body, wants := range cases {
+		p := write(t, body)
+		_, err := Load(p, true, env(nil))
+		for _, want := range append(wants, p) {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("%q: error %v, want it to say %q", body, err, want)
+			}
+		}
 	}
 }
