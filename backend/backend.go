@@ -39,6 +39,17 @@ type Backend struct {
 	LinkTTL   time.Duration
 }
 
+// As returns a copy of d that acts as operator: the same store, providers,
+// ticket signer and settings, only another name in the audit log and the
+// histories. relink serve gives each SSH session one for its person.
+// Backend holds no state of its own beyond these shared references, so the
+// copy and d may be used at once.
+func (d *Backend) As(operator string) *Backend {
+	c := *d
+	c.Operator = operator
+	return &c
+}
+
 func (d *Backend) now() time.Time {
 	if d.Now != nil {
 		return d.Now()

@@ -86,6 +86,14 @@ func NewReminders(d *Backend, o RemindOptions) (*Reminders, error) {
 	return &Reminders{Backend: d, opts: o, writes: &sync.Mutex{}}, nil
 }
 
+// As returns reminders that act as operator (Backend.As): the same
+// channels, templates, outbox claimant and write lock as r, so that sends
+// from every session still take the store one writer at a time and never
+// mistake each other's claims for a dead run's. Close only r, never a copy.
+func (r *Reminders) As(operator string) *Reminders {
+	return &Reminders{Backend: r.Backend.As(operator), opts: r.opts, writes: r.writes}
+}
+
 // Channels lists the configured channels.
 func (r *Reminders) Channels() []string {
 	var out []string

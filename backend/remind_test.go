@@ -811,3 +811,49 @@ func BenchmarkRemind10k(b *testing.B) {
 		})
 	}
 }
+
+// Copies made with As act as another person: each one's sends name it in
+// the audit log and the history, the original keeps its own name, and two
+// copies sending the same plan at once send it once (they share the outbox,
+// its claimant and the write lock).
+func TestRemindersAsNameThePerson(t *testing.T) {
+	w := newRWorld(t, people...)
+	r := w.reminders(nil)
+	lee, sam := r.As("lee"), r.As("sam")
+	if r.Operator == "lee" || lee.Operator != "lee" || sam.Operator != "sam" || lee.Store != r.Store {
+		t.Fatalf("operators: %q %q %q", r.Operator, lee.Operator, sam.Operator)
+	}
+	ctx := context.Background()
+	plan, err := lee.PlanReminders(ctx, []string{"plaid:bob-pw"}, remind.Email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	reps := make([]backend.Report, 2)
+	errs := make([]error, 2)
+	for i, who := range []*backend.Reminders{lee, sam} {
+		wg.Go(func() { reps[i], errs[i] = who.SendReminders(ctx, plan, nil) })
+	}
+	wg.Wait()
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatal(errs)
+	}
+	if got := w.received()["bob@example.com"]; got != 1 || reps[0].Sent+reps[1].Sent != 1 {
+		t.Fatalf("bob got %d messages; sent %d + %d", got, reps[0].Sent, reps[1].Sent)
+	}
+	if _, err := sam.DurableLink(ctx, "plaid:carl-down"); err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	w.st.AuditSince(ctx, time.Time{}, func(e store.AuditEntry) error {
+		if e.Action == "remind" || e.Action == "link" {
+			lines = append(lines, e.Operator+" "+e.Action+" "+e.Target)
+		}
+		return nil
+	})
+	got := strings.Join(lines, "; ")
+	if !strings.Contains(got, "lee remind plaid:bob-pw") && !strings.Contains(got, "sam remind plaid:bob-pw") ||
+		!strings.Contains(got, "sam link plaid:carl-down") {
+		t.Fatalf("audit: %s", got)
+	}
+}
