@@ -66,6 +66,24 @@ type AuditEntry struct {
 	Action   string // import | sync | link | remind | …
 	Target   string // a CONN id, a file, a provider
 	Detail   string
+	// SSHKey is the fingerprint (SHA256:…) of the key the operator logged
+	// in with, for an act done over SSH (WithSSHKey); "" otherwise. Audit
+	// takes it from the context, not from here.
+	SSHKey string
+}
+
+type sshKeyCtx struct{}
+
+// WithSSHKey returns ctx for the acts of a person logged in over SSH with
+// the key of fingerprint fp: every audit line written under it, by any
+// operation (a mint, a copy, a reminder, a revocation), records fp.
+func WithSSHKey(ctx context.Context, fp string) context.Context {
+	return context.WithValue(ctx, sshKeyCtx{}, fp)
+}
+
+func sshKeyOf(ctx context.Context) string {
+	fp, _ := ctx.Value(sshKeyCtx{}).(string)
+	return fp
 }
 
 // Audit appends an entry to the audit log.
@@ -80,9 +98,10 @@ type execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
+// insertAudit writes one audit line, with the SSH key of ctx (WithSSHKey).
 func insertAudit(ctx context.Context, db execer, at time.Time, operator, action, target, detail string) error {
-	_, err := db.ExecContext(ctx, `INSERT INTO audit (at, operator, action, target, detail) VALUES (?, ?, ?, ?, ?)`,
-		msv(at), operator, action, target, detail)
+	_, err := db.ExecContext(ctx, `INSERT INTO audit (at, operator, action, target, detail, ssh_key) VALUES (?, ?, ?, ?, ?, ?)`,
+		msv(at), operator, action, target, detail, sshKeyOf(ctx))
 	if err != nil {
 		return fmt.Errorf("store: writing the audit log: %w", err)
 	}
@@ -91,7 +110,7 @@ func insertAudit(ctx context.Context, db execer, at time.Time, operator, action,
 
 // AuditSince streams audit entries at or after since, oldest first.
 func (s *Store) AuditSince(ctx context.Context, since time.Time, fn func(AuditEntry) error) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT at, operator, action, target, detail FROM audit WHERE at >= ? ORDER BY at, id`, msv(since))
+	rows, err := s.db.QueryContext(ctx, `SELECT at, operator, action, target, detail, ssh_key FROM audit WHERE at >= ? ORDER BY at, id`, msv(since))
 	if err != nil {
 		return fmt.Errorf("store: reading the audit log: %w", err)
 	}
@@ -99,7 +118,7 @@ func (s *Store) AuditSince(ctx context.Context, since time.Time, fn func(AuditEn
 	for rows.Next() {
 		var e AuditEntry
 		var at int64
-		if err := rows.Scan(&at, &e.Operator, &e.Action, &e.Target, &e.Detail); err != nil {
+		if err := rows.Scan(&at, &e.Operator, &e.Action, &e.Target, &e.Detail, &e.SSHKey); err != nil {
 			return fmt.Errorf("store: reading the audit log: %w", err)
 		}
 		e.At = time.UnixMilli(at).UTC()
