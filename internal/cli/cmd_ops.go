@@ -39,8 +39,13 @@ func (a *app) auditCommand() *cobra.Command {
 				enc := json.NewEncoder(a.stdout)
 				var all []map[string]any
 				err := st.AuditSince(ctx, from, func(e store.AuditEntry) error {
+					// ssh_key: the fingerprint of the key an act over SSH was done with, else null.
+					var key any
+					if e.SSHKey != "" {
+						key = e.SSHKey
+					}
 					all = append(all, map[string]any{"at": e.At.Format(time.RFC3339), "operator": e.Operator,
-						"action": e.Action, "target": e.Target, "detail": e.Detail})
+						"action": e.Action, "target": e.Target, "detail": e.Detail, "ssh_key": key})
 					return nil
 				})
 				if err != nil {
