@@ -45,39 +45,42 @@ type binding struct {
 	get        func(*KeyMap) *key.Binding
 }
 
-// action is a binding of the main screen and what it does.
+// action is a binding of the main screen, what it does, and the least
+// role that may do it (roles.go).
 type action struct {
 	binding
-	run func(*Model) tea.Cmd
+	run  func(*Model) tea.Cmd
+	need Role
 }
 
-// actions lists the main screen's bindings in help order, each with its handler.
+// actions lists the main screen's bindings in help order, each with its
+// handler and the role it needs.
 var actions = []action{
-	{binding{"down", "next row", func(k *KeyMap) *key.Binding { return &k.Down }}, (*Model).rowDown},
-	{binding{"up", "previous row", func(k *KeyMap) *key.Binding { return &k.Up }}, (*Model).rowUp},
-	{binding{"top", "first row", func(k *KeyMap) *key.Binding { return &k.Top }}, (*Model).firstRow},
-	{binding{"bottom", "last row", func(k *KeyMap) *key.Binding { return &k.Bottom }}, (*Model).lastRow},
-	{binding{"page_down", "page down", func(k *KeyMap) *key.Binding { return &k.PageDown }}, (*Model).pageDown},
-	{binding{"page_up", "page up", func(k *KeyMap) *key.Binding { return &k.PageUp }}, (*Model).pageUp},
-	{binding{"next_group", "next group", func(k *KeyMap) *key.Binding { return &k.NextGroup }}, (*Model).nextGroup},
-	{binding{"prev_group", "previous group", func(k *KeyMap) *key.Binding { return &k.PrevGroup }}, (*Model).prevGroup},
-	{binding{"filter", "filter rows", func(k *KeyMap) *key.Binding { return &k.Filter }}, (*Model).focusFilter},
-	{binding{"open", "open details", func(k *KeyMap) *key.Binding { return &k.Open }}, (*Model).toggleDetail},
-	{binding{"back", "back / close / clear", func(k *KeyMap) *key.Binding { return &k.Back }}, (*Model).back},
-	{binding{"mark", "mark row", func(k *KeyMap) *key.Binding { return &k.Mark }}, (*Model).markAndMove},
-	{binding{"mark_all", "mark all in view", func(k *KeyMap) *key.Binding { return &k.MarkAll }}, (*Model).markAll},
-	{binding{"sort", "cycle sort", func(k *KeyMap) *key.Binding { return &k.Sort }}, (*Model).cycleSort},
-	{binding{"sort_reverse", "reverse sort", func(k *KeyMap) *key.Binding { return &k.SortReverse }}, (*Model).reverseSort},
-	{binding{"copy_link", "copy direct link", func(k *KeyMap) *key.Binding { return &k.CopyLink }}, (*Model).copyDirect},
-	{binding{"copy_durable_link", "copy durable link", func(k *KeyMap) *key.Binding { return &k.CopyDurable }}, (*Model).copyDurable},
-	{binding{"open_browser", "open link in browser", func(k *KeyMap) *key.Binding { return &k.OpenBrowser }}, (*Model).openLink},
-	{binding{"show_qr", "show QR code", func(k *KeyMap) *key.Binding { return &k.QR }}, (*Model).toggleQR},
-	{binding{"remind", "remind users", func(k *KeyMap) *key.Binding { return &k.Remind }}, (*Model).planRemind},
-	{binding{"sync", "sync now", func(k *KeyMap) *key.Binding { return &k.Sync }}, (*Model).syncNow},
-	{binding{"funnel", "what works: reconnect funnel", func(k *KeyMap) *key.Binding { return &k.Funnel }}, (*Model).openFunnel},
-	{binding{"palette", "command palette", func(k *KeyMap) *key.Binding { return &k.Palette }}, (*Model).openPalette},
-	{binding{"help", "help", func(k *KeyMap) *key.Binding { return &k.Help }}, (*Model).openHelp},
-	{binding{"quit", "quit", func(k *KeyMap) *key.Binding { return &k.Quit }}, (*Model).quit},
+	{binding{"down", "next row", func(k *KeyMap) *key.Binding { return &k.Down }}, (*Model).rowDown, RoleViewer},
+	{binding{"up", "previous row", func(k *KeyMap) *key.Binding { return &k.Up }}, (*Model).rowUp, RoleViewer},
+	{binding{"top", "first row", func(k *KeyMap) *key.Binding { return &k.Top }}, (*Model).firstRow, RoleViewer},
+	{binding{"bottom", "last row", func(k *KeyMap) *key.Binding { return &k.Bottom }}, (*Model).lastRow, RoleViewer},
+	{binding{"page_down", "page down", func(k *KeyMap) *key.Binding { return &k.PageDown }}, (*Model).pageDown, RoleViewer},
+	{binding{"page_up", "page up", func(k *KeyMap) *key.Binding { return &k.PageUp }}, (*Model).pageUp, RoleViewer},
+	{binding{"next_group", "next group", func(k *KeyMap) *key.Binding { return &k.NextGroup }}, (*Model).nextGroup, RoleViewer},
+	{binding{"prev_group", "previous group", func(k *KeyMap) *key.Binding { return &k.PrevGroup }}, (*Model).prevGroup, RoleViewer},
+	{binding{"filter", "filter rows", func(k *KeyMap) *key.Binding { return &k.Filter }}, (*Model).focusFilter, RoleViewer},
+	{binding{"open", "open details", func(k *KeyMap) *key.Binding { return &k.Open }}, (*Model).toggleDetail, RoleViewer},
+	{binding{"back", "back / close / clear", func(k *KeyMap) *key.Binding { return &k.Back }}, (*Model).back, RoleViewer},
+	{binding{"mark", "mark row", func(k *KeyMap) *key.Binding { return &k.Mark }}, (*Model).markAndMove, RoleViewer},
+	{binding{"mark_all", "mark all in view", func(k *KeyMap) *key.Binding { return &k.MarkAll }}, (*Model).markAll, RoleViewer},
+	{binding{"sort", "cycle sort", func(k *KeyMap) *key.Binding { return &k.Sort }}, (*Model).cycleSort, RoleViewer},
+	{binding{"sort_reverse", "reverse sort", func(k *KeyMap) *key.Binding { return &k.SortReverse }}, (*Model).reverseSort, RoleViewer},
+	{binding{"copy_link", "copy direct link", func(k *KeyMap) *key.Binding { return &k.CopyLink }}, (*Model).copyDirect, RoleAgent},
+	{binding{"copy_durable_link", "copy durable link", func(k *KeyMap) *key.Binding { return &k.CopyDurable }}, (*Model).copyDurable, RoleAgent},
+	{binding{"open_browser", "open link in browser", func(k *KeyMap) *key.Binding { return &k.OpenBrowser }}, (*Model).openLink, RoleAgent},
+	{binding{"show_qr", "show QR code", func(k *KeyMap) *key.Binding { return &k.QR }}, (*Model).toggleQR, RoleAgent},
+	{binding{"remind", "remind users", func(k *KeyMap) *key.Binding { return &k.Remind }}, (*Model).planRemind, RoleAgent},
+	{binding{"sync", "sync now", func(k *KeyMap) *key.Binding { return &k.Sync }}, (*Model).syncNow, RoleLead},
+	{binding{"funnel", "what works: reconnect funnel", func(k *KeyMap) *key.Binding { return &k.Funnel }}, (*Model).openFunnel, RoleViewer},
+	{binding{"palette", "command palette", func(k *KeyMap) *key.Binding { return &k.Palette }}, (*Model).openPalette, RoleViewer},
+	{binding{"help", "help", func(k *KeyMap) *key.Binding { return &k.Help }}, (*Model).openHelp, RoleViewer},
+	{binding{"quit", "quit", func(k *KeyMap) *key.Binding { return &k.Quit }}, (*Model).quit, RoleViewer},
 }
 
 // dialogKeys lists the dialogs' bindings in help order. What they do is up

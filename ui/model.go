@@ -108,6 +108,7 @@ type Model struct {
 	result       *result
 	overlay      dialog // the open dialog, nil when none
 	quitting     bool
+	refused      []refusal // the keys of actions this dashboard withholds, and why (roles.go)
 }
 
 // task is a running operation shown with a spinner in the status line.
@@ -145,8 +146,9 @@ func New(opts Options) (*Model, error) {
 		links:  map[int64]backend.Link{}, marks: map[int64]string{},
 		after: tick, open: startBrowser,
 	}
-	m.ctx, m.cancel = context.WithCancel(context.Background())
+	m.ctx, m.cancel = context.WithCancel(opts.Context)
 	m.c = Context{Keys: keys, Now: opts.Now, ReadOnly: opts.ReadOnly}
+	m.withholdByRole()
 	m.disableUnavailable()
 	m.filter = lineInput{prompt: "/ ", placeholder: "name, email, institution, id, code"}
 	m.restyle()

@@ -59,12 +59,32 @@ type Options struct {
 	RemindChannel   string        // default "email"
 	Operator        string        // who acts, shown in the header
 
+	// Role is what the person at this dashboard may do; the zero value,
+	// RoleLead, allows everything (the local dashboard). A key the role
+	// does not allow says why on the status line and does nothing; help,
+	// footer and palette show only what the role may do.
+	Role Role
+	// Remote: the dashboard runs for a terminal elsewhere (an SSH session),
+	// so o, which starts a browser where relink runs, says to copy the
+	// link instead.
+	Remote bool
+	// BulkLimit is the most users an agent reminds at once
+	// (reminders.agent_bulk_limit); 0 is no limit. Leads have none.
+	BulkLimit int
+	// Context is the parent of every operation the dashboard runs (an SSH
+	// session's, carrying its key for the audit log: store.WithSSHKey);
+	// context.Background when nil.
+	Context context.Context
+
 	Now func() time.Time // the clock; time.Now when nil
 }
 
 func (o Options) withDefaults() Options {
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Context == nil {
+		o.Context = context.Background()
 	}
 	if o.RefreshInterval <= 0 {
 		o.RefreshInterval = 3 * time.Second

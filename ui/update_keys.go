@@ -19,6 +19,9 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 			return a.run(m)
 		}
 	}
+	if cmd, ok := m.refuse(k); ok {
+		return cmd
+	}
 	return nil
 }
 

@@ -20,6 +20,9 @@ func (m *Model) handleRemind(msg tea.Msg) (tea.Cmd, bool) {
 		if msg.err != nil {
 			return m.fail("reminding", msg.err), true
 		}
+		if cmd, over := m.overBulkLimit(msg.plan); over {
+			return cmd, true
+		}
 		return m.previewRemind(msg.plan), true
 	case remindProgressMsg:
 		m.setTaskProgress(msg.task, fmt.Sprintf("%d/%d", msg.done, msg.total))
@@ -68,6 +71,19 @@ func (m *Model) planRemind() tea.Cmd {
 		plan.Recovered = recovered
 		return remindPlanMsg{task: id, plan: plan, err: err}
 	})
+}
+
+// overBulkLimit refuses, saying why, a plan that would remind more users
+// than an agent may at once (Options.BulkLimit); leads have no limit. It
+// counts users, not connections: a user with three failing connections
+// gets one message.
+func (m *Model) overBulkLimit(plan backend.Plan) (tea.Cmd, bool) {
+	limit, users := m.opts.BulkLimit, len(plan.Messages)
+	if m.opts.Role != RoleAgent || limit <= 0 || users <= limit {
+		return nil, false
+	}
+	return m.report(false, fmt.Sprintf("agents remind at most %d users at once (reminders.agent_bulk_limit); this would remind %d: mark fewer, or ask a lead",
+		limit, users)), true
 }
 
 // previewRemind shows a plan: whom it reaches, who is skipped and why, and
