@@ -36,15 +36,21 @@ func (s *Server) plaidEndpoint() *endpoint {
 		ep.off = "plaid webhooks are off: set [plaid] client_id and secret in relink's config"
 		return ep
 	}
-	v := newPlaidGate(s.cfg.PlaidVerifier)
+	v := s.cfg.PlaidVerifier // it asks Plaid once per kid however many wait (plaid.Verifier)
 	ep.verify = func(ctx context.Context, h http.Header, body []byte) (string, *rejection) {
 		header := h.Get("Plaid-Verification")
 		kid := jwtKeyID(header)
-		if err := v.verify(ctx, kid, header, body); err != nil {
+		if err := v.Verify(ctx, header, body); err != nil {
 			if plaidRefused(err) {
 				return "", &rejection{http.StatusUnauthorized, err.Error()}
 			}
-			return "", &rejection{http.StatusServiceUnavailable, "could not verify the webhook now, retry later: " + err.Error()}
+			// The caller is not authenticated: the key lookup's error
+			// (plaid.base_url, the dial error) goes to the log only.
+			s.log.Error("plaid webhook: could not look up its verification key", "kid", kid, "error", err)
+			if errors.Is(err, plaid.ErrLookupBudget) { // maybe genuine, with a key Plaid just rotated in
+				return "", &rejection{http.StatusServiceUnavailable, "too many unknown signing keys to ask Plaid about now; retry later"}
+			}
+			return "", &rejection{http.StatusServiceUnavailable, "could not verify the webhook right now; retry later"}
 		}
 		return "es256 kid=" + kid, nil
 	}
