@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,6 +36,10 @@ type EmailChannel struct {
 	from   *mail.Address
 	desc   string // host:port (tls), for errors
 	idle   chan *gosmtp.Client
+	// plain, with tls = "none" and a username, connects without AUTH to
+	// read the server's EHLO when a connection fails: most servers offer
+	// no AUTH without TLS, which deserves saying in those words.
+	plain *gomail.Client
 }
 
 // NewEmail checks the settings and returns the channel; it does not
@@ -78,6 +83,13 @@ func NewEmail(o EmailOptions) (*EmailChannel, error) {
 	if o.SMTPPort > 0 { // WithTLSPortPolicy/WithSSL pick the default port; the configured one wins
 		opts = append(opts, gomail.WithPort(o.SMTPPort))
 	}
+	var plain *gomail.Client
+	if o.TLS == "none" && o.Username != "" {
+		var err error
+		if plain, err = gomail.NewClient(o.SMTPHost, opts...); err != nil {
+			return nil, fmt.Errorf("reminders.email: %w", err)
+		}
+	}
 	if o.Username != "" {
 		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover),
 			gomail.WithUsername(o.Username), gomail.WithPassword(o.Password))
@@ -90,7 +102,7 @@ func NewEmail(o EmailOptions) (*EmailChannel, error) {
 	if mode == "" {
 		mode = "starttls"
 	}
-	return &EmailChannel{client: c, from: from, idle: make(chan *gosmtp.Client, o.Pool),
+	return &EmailChannel{client: c, from: from, idle: make(chan *gosmtp.Client, o.Pool), plain: plain,
 		desc: c.ServerAddr() + " (" + mode + ")"}, nil
 }
 
@@ -164,9 +176,43 @@ func (e *EmailChannel) conn(ctx context.Context) (*gosmtp.Client, bool, error) {
 		if ctx.Err() != nil {
 			return nil, true, Transient(fmt.Errorf("connecting to %s: %w", e.desc, ctx.Err()))
 		}
+		if why := e.noAuthWithoutTLS(ctx); why != "" {
+			return nil, true, Unavailable(errors.New(why))
+		}
 		return nil, true, Unavailable(fmt.Errorf("connecting to SMTP server %s: %w; check reminders.email (smtp_host, smtp_port, tls, username, password)", e.desc, err))
 	}
 	return sc, true, nil
+}
+
+// authWithoutTLS are the mechanisms go-mail uses on an unencrypted
+// connection: none that sends the password as it is (PLAIN, LOGIN).
+var authWithoutTLS = []string{"SCRAM-SHA-256", "SCRAM-SHA-1", "NTLM", "CRAM-MD5"}
+
+// noAuthWithoutTLS explains a failed connection with tls = "none" and a
+// username when the server's EHLO offers no AUTH we would use in the
+// clear; "" when it does (the failure was something else) or it cannot
+// be asked.
+func (e *EmailChannel) noAuthWithoutTLS(ctx context.Context) string {
+	if e.plain == nil {
+		return ""
+	}
+	sc, err := e.plain.DialToSMTPClientWithContext(ctx)
+	if err != nil {
+		return ""
+	}
+	defer e.plain.CloseWithSMTPClient(sc)
+	fix := `set reminders.email.tls = "starttls" (or "tls" if the server speaks TLS from the first byte, usually on port 465)`
+	has, mechs := sc.Extension("AUTH")
+	if !has {
+		return fmt.Sprintf("SMTP server %s offers no AUTH without TLS, and reminders.email.username is set: %s", e.desc, fix)
+	}
+	for _, m := range strings.Fields(mechs) {
+		if slices.Contains(authWithoutTLS, strings.ToUpper(m)) {
+			return ""
+		}
+	}
+	return fmt.Sprintf("SMTP server %s offers AUTH without TLS only as %s, which would send the password in the clear: %s",
+		e.desc, mechs, fix)
 }
 
 func (e *EmailChannel) put(sc *gosmtp.Client) {

@@ -174,3 +174,54 @@ func TestEmailFailuresAreClassifiedWithoutSecrets(t *testing.T) {
 		t.Errorf("no from: %v", err)
 	}
 }
+
+// With tls = "none" and a username, a server that (like most) offers no
+// AUTH before TLS is named as such, with what to set, not with the SMTP
+// library's words; one that offers only PLAIN in the clear likewise.
+func TestEmailAuthWithoutTLSSaysWhatToSet(t *testing.T) {
+	ctx := context.Background()
+	mb := startBox(t, sandbox.MailboxOptions{Username: "relink", Password: "pw-SECRET"}) // AUTH, no TLS
+	cfg := mb.EmailConfig(from)
+	if cfg.TLS != "none" || cfg.Username == "" {
+		t.Fatalf("config %+v", cfg)
+	}
+	err := emailTo(t, EmailOptions{Email: cfg}).Send(ctx, sampleMessage(t, Email, "ana@example.com"))
+	t.Logf("no AUTH offered: %v", err)
+	if KindOf(err) != KindUnavailable || err == nil || mb.Count() != 0 {
+		t.Fatalf("no AUTH without TLS: %v (kind %d), %d sent", err, KindOf(err), mb.Count())
+	}
+	msg := err.Error()
+	for _, want := range []string{"offers no AUTH without TLS", mb.Addr(), `tls = "starttls"`, `"tls"`} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("%q does not say %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, "does not support SMTP AUTH") || strings.Contains(msg, "pw-SECRET") {
+		t.Errorf("%q: the library's words, or the password", msg)
+	}
+
+	// A server that offers PLAIN in the clear: relink will not send the
+	// password that way, and says so.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	insecure := smtp.NewServer(mb)
+	insecure.Domain, insecure.AllowInsecureAuth = "localhost", true
+	go insecure.Serve(ln)
+	t.Cleanup(func() { insecure.Close() })
+	o := EmailOptions{Email: cfg}
+	o.SMTPPort = ln.Addr().(*net.TCPAddr).Port
+	err = emailTo(t, o).Send(ctx, sampleMessage(t, Email, "ana@example.com"))
+	t.Logf("PLAIN in the clear: %v", err)
+	if KindOf(err) != KindUnavailable || err == nil || !strings.Contains(err.Error(), "only as PLAIN") ||
+		!strings.Contains(err.Error(), `tls = "starttls"`) || strings.Contains(err.Error(), "pw-SECRET") || mb.Count() != 0 {
+		t.Errorf("PLAIN without TLS: %v (kind %d), %d sent", err, KindOf(err), mb.Count())
+	}
+
+	// The check does not get in the way of a right configuration.
+	good := startBox(t, sandbox.MailboxOptions{})
+	if err := emailTo(t, EmailOptions{Email: good.EmailConfig(from)}).Send(ctx, sampleMessage(t, Email, "ana@example.com")); err != nil {
+		t.Errorf("no TLS, no AUTH: %v", err)
+	}
+}
