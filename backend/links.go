@@ -6,7 +6,12 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/singleflight"
+	"golang.org/x/time/rate"
 
 	"github.com/relink/relink/health"
 	"github.com/relink/relink/provider"
@@ -45,6 +50,9 @@ func (d *Backend) mint(ctx context.Context, ref string) (store.Connection, provi
 	}
 	tok, err := d.Store.AccessToken(ctx, conn.Provider, conn.ProviderID)
 	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) && unsealFailed(err) {
+			err = fmt.Errorf("%s: %w: %w", conn.Ref(), ErrSecretKey, err)
+		}
 		return conn, provider.LinkToken{}, err
 	}
 	lt, err := p.UpdateLink(ctx, provider.Conn{ProviderID: conn.ProviderID, AccessToken: tok, UserRef: conn.UserRef})
@@ -131,6 +139,7 @@ type Redemption struct {
 	URL        string // the provider's update page, for Redirect
 	Connection string
 	Reason     string // for the refusal page
+	Reused     bool   // Redirect to a page minted for an earlier click on the same link
 }
 
 // RedeemOutcome classifies a click.
@@ -138,16 +147,32 @@ type RedeemOutcome int
 
 // The outcomes of a click.
 const (
-	Redirect      RedeemOutcome = iota // a fresh token was minted: send the user there
+	Redirect      RedeemOutcome = iota // send the user to the provider's page (fresh or reused)
 	NothingToDo                        // the connection is healthy again
 	InvalidTicket                      // malformed or forged
 	ExpiredTicket
 	RevokedTicket
+	TooManyClicks // the connection's mint budget is spent: wait a minute
 )
 
+// ErrSecretKey is wrapped by the error of a mint for a connection whose
+// stored access token relink's secret key does not open (RELINK_SECRET_KEY
+// or secret_key_file is not the key the registry was imported with).
+var ErrSecretKey = errors.New("relink's secret key does not open its stored access token")
+
+// unsealFailed reports whether an error of store.AccessToken says the
+// token could not be decrypted (rather than read). The store has no
+// sentinel for it; these are its two messages.
+func unsealFailed(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "decrypting the access token") || strings.Contains(msg, "no secret key is configured")
+}
+
 // Redeem handles a click on a durable link: check the ticket, then either
-// say nothing needs doing (healthy again) or mint a fresh provider token and
-// return where to redirect. Every click that names a real link is recorded.
+// say nothing needs doing (healthy again) or return where to redirect: the
+// provider page minted for an earlier click on this link while it has
+// time left, else one minted now, within the connection's mint budget (see
+// clickGuard). Every click that names a real link is recorded.
 func (d *Backend) Redeem(ctx context.Context, token string) (Redemption, error) {
 	if d.Tickets == nil {
 		return Redemption{Outcome: InvalidTicket, Reason: "reconnect links are not enabled on this server"}, nil
@@ -164,34 +189,230 @@ func (d *Backend) Redeem(ctx context.Context, token string) (Redemption, error) 
 		return Redemption{Outcome: InvalidTicket, Reason: "This reconnect link is not known here."}, nil
 	}
 	if err != nil {
-		return Redemption{}, err
+		return Redemption{Connection: t.Conn}, err
 	}
+	key := clickKey{db: d.Store.Path(), id: t.ID}
 	if l.RevokedAt != nil {
+		clicks.forget(key)
 		_ = d.Store.RecordClick(ctx, l.ID, "refused, revoked")
 		return Redemption{Outcome: RevokedTicket, Connection: t.Conn, Reason: "This reconnect link was withdrawn. Ask support for a new one."}, nil
 	}
 	cur, _, err := d.connection(ctx, t.Conn)
 	if err != nil {
-		return Redemption{}, err
+		return Redemption{Connection: t.Conn}, err
 	}
 	if cur.Health.Category == health.Healthy && cur.Health.Warning == health.NoWarning {
+		clicks.forget(key)
 		_ = d.Store.RecordClick(ctx, l.ID, "nothing to do, connection healthy")
 		return Redemption{Outcome: NothingToDo, Connection: t.Conn}, nil
 	}
-	conn, lt, err := d.mint(ctx, t.Conn)
-	if err != nil {
+	res, err := d.providerPage(ctx, key, t.Conn)
+	switch {
+	case errors.Is(err, ErrSecretKey):
+		_ = d.Store.RecordClick(ctx, l.ID, "refused, relink's secret key does not open this connection's access token")
+		return Redemption{Connection: t.Conn}, err
+	case err != nil:
 		_ = d.Store.RecordClick(ctx, l.ID, "minting failed")
-		return Redemption{}, err
+		return Redemption{Connection: t.Conn}, err
+	case res.limited:
+		_ = d.Store.RecordClick(ctx, l.ID, fmt.Sprintf("refused, over %d update-mode tokens minted for this connection in a minute", mintBurst))
+		return Redemption{Outcome: TooManyClicks, Connection: t.Conn,
+			Reason: "This link was opened many times in a short while, so we paused it for a moment. " +
+				"Please wait a minute and try again, or use the link from the latest email we sent you."}, nil
 	}
-	// The fresh token is recorded like a direct link, so the provider's
-	// session webhook (which names only the token) finds its connection.
-	exp := lt.ExpiresAt
-	if _, err := d.Store.AddLink(ctx, store.Link{ConnectionID: conn.ID, Kind: store.LinkDirect, URL: lt.URL, ExpiresAt: &exp,
-		TokenHash: provider.TokenHash(lt.Token), Operator: "end user, via a durable link", CreatedAt: d.now()}); err != nil {
-		return Redemption{}, err
+	outcome := "fresh update-mode token minted, redirected"
+	if !res.fresh {
+		outcome = "redirected to the update-mode token minted " + res.page.minted.UTC().Format("15:04:05 UTC") + ", still valid"
 	}
-	if err := d.Store.RecordClick(ctx, l.ID, "fresh update-mode token minted, redirected"); err != nil {
-		return Redemption{}, err
+	if err := d.Store.RecordClick(ctx, l.ID, outcome); err != nil {
+		return Redemption{Connection: t.Conn}, err
 	}
-	return Redemption{Outcome: Redirect, URL: lt.URL, Connection: t.Conn}, nil
+	return Redemption{Outcome: Redirect, URL: res.page.url, Connection: t.Conn, Reused: !res.fresh}, nil
+}
+
+// How clicks on durable links are kept from burning the providers' rate
+// limits. A burst of clicks on one link (an impatient user, or a mail
+// client's link-preview bot fetching the URL first) must not mint a
+// provider token per request:
+//
+//   - the token minted for a ticket is remembered, in this process's memory
+//     only (never stored, never logged: the store keeps no live token at
+//     rest), and later clicks on the same ticket are sent to the same
+//     provider page while it has reuseMargin (or half its lifetime, when
+//     that is shorter) left to live;
+//   - concurrent clicks on one ticket wait for one mint (singleflight);
+//   - mints per connection, across all of its tickets, are limited to
+//     mintBurst at once, then one per mintEvery; beyond that the click gets
+//     a page asking to wait a minute or use the link from the latest email.
+const (
+	reuseMargin = 5 * time.Minute
+	maxReused   = 10000 // tickets whose token is remembered
+	mintBurst   = 3
+	mintEvery   = 20 * time.Second
+	maxLimiters = 10000 // connections whose recent mints are remembered
+	// mintTimeout bounds one shared mint: it runs without the canceller of
+	// the click that started it, so a bot hanging up does not fail the
+	// clicks waiting for the same token.
+	mintTimeout = 30 * time.Second
+)
+
+// clicks is the process's guard. It is keyed by database: tickets and
+// connections belong to a cache, so every Backend on one cache shares
+// them, and Backends on different caches (tests, the demo) do not.
+var clicks clickGuard
+
+// clickKey names a ticket, or a connection (id is then its ref), of one cache.
+type clickKey struct{ db, id string }
+
+// clickGuard holds the remembered tokens and the mint limiters. Its zero
+// value is ready.
+type clickGuard struct {
+	flight singleflight.Group // by db and ticket id
+
+	mu       sync.Mutex
+	tokens   map[clickKey]reusable      // by ticket
+	limiters map[clickKey]*rate.Limiter // by connection
+}
+
+// reusable is a minted provider page a ticket's clicks are sent to.
+type reusable struct {
+	url    string // the provider's page; it holds the token, a credential
+	minted time.Time
+	until  time.Time // reused before this
+}
+
+// errTooManyMints is the flight's answer when the connection's budget is spent.
+var errTooManyMints = errors.New("too many update-mode tokens minted for this connection in the last minute")
+
+// cached returns the page remembered for a ticket, if it is still worth reusing.
+func (g *clickGuard) cached(k clickKey, now time.Time) (reusable, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	r, ok := g.tokens[k]
+	if ok && !now.Before(r.until) {
+		delete(g.tokens, k)
+		ok = false
+	}
+	return r, ok
+}
+
+// remember keeps the page minted for a ticket until it is too close to
+// expiring to hand out.
+func (g *clickGuard) remember(k clickKey, url string, now, expires time.Time) reusable {
+	margin := min(reuseMargin, expires.Sub(now)/2)
+	r := reusable{url: url, minted: now, until: expires.Add(-margin)}
+	if !now.Before(r.until) {
+		return r // too short-lived to reuse
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.tokens == nil {
+		g.tokens = map[clickKey]reusable{}
+	}
+	if _, ok := g.tokens[k]; !ok && len(g.tokens) >= maxReused {
+		for old, o := range g.tokens {
+			if !now.Before(o.until) {
+				delete(g.tokens, old)
+			}
+		}
+		if len(g.tokens) >= maxReused { // all still live: drop the one that ends first
+			var first clickKey
+			found := false
+			for old, o := range g.tokens {
+				if !found || o.until.Before(g.tokens[first].until) {
+					first, found = old, true
+				}
+			}
+			delete(g.tokens, first)
+		}
+	}
+	g.tokens[k] = r
+	return r
+}
+
+// forget drops the page remembered for a ticket (revoked, or nothing to do).
+func (g *clickGuard) forget(k clickKey) {
+	g.mu.Lock()
+	delete(g.tokens, k)
+	g.mu.Unlock()
+}
+
+// allowMint takes one mint from a connection's budget, reporting whether
+// there was one.
+func (g *clickGuard) allowMint(conn clickKey, now time.Time) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.limiters == nil {
+		g.limiters = map[clickKey]*rate.Limiter{}
+	}
+	lim, ok := g.limiters[conn]
+	if !ok {
+		if len(g.limiters) >= maxLimiters {
+			// A limiter whose bucket is full again remembers nothing.
+			for k, l := range g.limiters {
+				if l.TokensAt(now) >= mintBurst {
+					delete(g.limiters, k)
+				}
+			}
+			if len(g.limiters) >= maxLimiters {
+				clear(g.limiters) // that many connections minting within a minute: start over
+			}
+		}
+		lim = rate.NewLimiter(rate.Every(mintEvery), mintBurst)
+		g.limiters[conn] = lim
+	}
+	return lim.AllowN(now, 1)
+}
+
+// clickResult is where a click that needs a provider page goes.
+type clickResult struct {
+	page    reusable
+	fresh   bool // minted by this click's own flight
+	limited bool // the connection's mint budget is spent
+}
+
+// providerPage returns the provider page for a click on ticket k of the
+// connection ref: the one remembered for k, or one minted now, once for
+// all the clicks waiting on k, within the connection's mint budget.
+func (d *Backend) providerPage(ctx context.Context, k clickKey, ref string) (clickResult, error) {
+	if r, ok := clicks.cached(k, d.now()); ok {
+		return clickResult{page: r}, nil
+	}
+	var led atomic.Bool
+	ch := clicks.flight.DoChan(k.db+"\x00"+k.id, func() (any, error) {
+		led.Store(true)
+		now := d.now()
+		if r, ok := clicks.cached(k, now); ok { // a flight that just ended minted it
+			return r, nil
+		}
+		if !clicks.allowMint(clickKey{db: k.db, id: ref}, now) {
+			return nil, errTooManyMints
+		}
+		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), mintTimeout)
+		defer cancel()
+		conn, lt, err := d.mint(mctx, ref)
+		if err != nil {
+			return nil, err
+		}
+		// The fresh token is recorded like a direct link, so the provider's
+		// session webhook (which names only the token) finds its connection.
+		exp := lt.ExpiresAt
+		if _, err := d.Store.AddLink(mctx, store.Link{ConnectionID: conn.ID, Kind: store.LinkDirect, URL: lt.URL, ExpiresAt: &exp,
+			TokenHash: provider.TokenHash(lt.Token), Operator: "end user, via a durable link", CreatedAt: now}); err != nil {
+			return nil, err
+		}
+		return clicks.remember(k, lt.URL, now, lt.ExpiresAt), nil
+	})
+	select {
+	case res := <-ch:
+		switch {
+		case errors.Is(res.Err, errTooManyMints):
+			return clickResult{limited: true}, nil
+		case res.Err != nil:
+			return clickResult{}, res.Err
+		}
+		return clickResult{page: res.Val.(reusable), fresh: led.Load()}, nil
+	case <-ctx.Done():
+		return clickResult{}, ctx.Err()
+	}
 }

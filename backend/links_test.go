@@ -2,9 +2,13 @@ package backend_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,6 +27,28 @@ type linkWorld struct {
 	st    *store.Store
 	emu   *sandbox.Plaid
 	clock *time.Time
+	mints *atomic.Int64 // /link/token/create calls that reached the emulator
+	path  string        // the database
+	key   *vault.Key
+}
+
+// countMints puts a proxy in front of a Plaid emulator that counts the
+// update-mode tokens asked of it, and returns its URL.
+func countMints(t *testing.T, emu *sandbox.Plaid, n *atomic.Int64) string {
+	t.Helper()
+	target, err := url.Parse(emu.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/link/token/create" {
+			n.Add(1)
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 func newLinkWorld(t *testing.T) *linkWorld {
@@ -34,11 +60,12 @@ func newLinkWorld(t *testing.T) *linkWorld {
 	}
 	t.Cleanup(func() { emu.Close() })
 	now := time.Now().UTC()
-	w := &linkWorld{emu: emu, clock: &now}
+	w := &linkWorld{emu: emu, clock: &now, mints: &atomic.Int64{}}
 	clock := func() time.Time { return *w.clock }
 	key, _, _ := vault.Generate()
 	dir := t.TempDir()
-	w.st, err = store.Open(ctx, filepath.Join(dir, "r.db"), store.Options{Sealer: key, Now: clock})
+	w.path, w.key = filepath.Join(dir, "r.db"), key
+	w.st, err = store.Open(ctx, w.path, store.Options{Sealer: key, Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,8 +85,8 @@ func newLinkWorld(t *testing.T) *linkWorld {
 		t.Fatal(err)
 	}
 	id, secret := emu.Credentials()
-	pc, err := plaid.New(plaid.Config{BaseURL: emu.URL(), ClientID: id, Secret: secret, ClientName: "t", Language: "en",
-		CountryCodes: []string{"US"}, HostedLink: true})
+	pc, err := plaid.New(plaid.Config{BaseURL: countMints(t, emu, w.mints), ClientID: id, Secret: secret, ClientName: "t", Language: "en",
+		CountryCodes: []string{"US"}, HostedLink: true, PerClientPerMinute: 600000, PerItemPerMinute: 6000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,27 +121,35 @@ func TestDurableLinkRedirectsToAFreshProviderPage(t *testing.T) {
 		t.Fatalf("link %+v", l)
 	}
 	r, err := w.desk.Redeem(ctx, ticketOf(t, l.URL))
-	if err != nil || r.Outcome != backend.Redirect || !strings.HasPrefix(r.URL, w.emu.URL()) {
+	if err != nil || r.Outcome != backend.Redirect || !strings.HasPrefix(r.URL, w.emu.URL()) || r.Reused {
 		t.Fatalf("redeem %+v %v", r, err)
 	}
-	// A second click mints another token: the link stays good for days.
+	// A second click while that token lives goes to the same page: no
+	// second token is minted.
 	r2, _ := w.desk.Redeem(ctx, ticketOf(t, l.URL))
-	if r2.Outcome != backend.Redirect || r2.URL == r.URL {
-		t.Fatalf("second click %+v", r2)
+	if r2.Outcome != backend.Redirect || r2.URL != r.URL || !r2.Reused || w.mints.Load() != 1 {
+		t.Fatalf("second click %+v, %d tokens minted", r2, w.mints.Load())
 	}
+	// Once the token is near its end, the link (good for days) mints a new one.
+	*w.clock = w.clock.Add(time.Hour)
+	r3, _ := w.desk.Redeem(ctx, ticketOf(t, l.URL))
+	if r3.Outcome != backend.Redirect || r3.URL == r.URL || r3.Reused || w.mints.Load() != 2 {
+		t.Fatalf("click an hour later %+v, %d tokens minted", r3, w.mints.Load())
+	}
+	*w.clock = w.clock.Add(-time.Hour)
 	conn, _ := w.st.Connection(ctx, "plaid", "item-broken")
 	links, _ := w.st.Links(ctx, conn.ID, 10)
 	durable, minted := 0, 0
 	for _, l := range links {
 		switch {
-		case l.Kind == "durable" && l.Clicks == 2:
+		case l.Kind == "durable" && l.Clicks == 3:
 			durable++
 		case l.Kind == "direct" && l.Operator == "end user, via a durable link":
 			minted++ // recorded so Plaid's session webhook finds the connection
 		}
 	}
 	if durable != 1 || minted != 2 || len(links) != 3 {
-		t.Fatalf("links after two clicks: %+v", links)
+		t.Fatalf("links after three clicks: %+v", links)
 	}
 	hist, _ := w.st.History(ctx, conn.ID, 20)
 	var kinds []string
@@ -124,7 +159,7 @@ func TestDurableLinkRedirectsToAFreshProviderPage(t *testing.T) {
 			t.Fatalf("history holds a token: %q", h.Summary)
 		}
 	}
-	if strings.Count(strings.Join(kinds, ","), "click") != 2 {
+	if strings.Count(strings.Join(kinds, ","), "click") != 3 {
 		t.Fatalf("history kinds %v", kinds)
 	}
 	var audit []string

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -17,9 +18,11 @@ type Redeemer interface {
 }
 
 // Reconnect serves GET /r/{ticket}: a valid ticket for a connection that
-// still needs repair redirects (302) to a freshly minted provider page; a
-// healthy connection gets a page saying nothing needs doing; a bad, expired
-// or revoked ticket gets a plain page saying so (4xx).
+// still needs repair redirects (302) to the provider page minted for it
+// (once per token lifetime, see backend.Redeem); a healthy connection gets
+// a page saying nothing needs doing; a bad, expired or revoked ticket gets
+// a plain page saying so (4xx), and a connection that minted too many
+// tokens in the last minute a page asking to wait (429).
 func Reconnect(r Redeemer, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.Default()
@@ -36,16 +39,29 @@ func Reconnect(r Redeemer, log *slog.Logger) http.Handler {
 		res, err := r.Redeem(ctx, token)
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Referrer-Policy", "no-referrer")
-		if err != nil {
+		switch {
+		case errors.Is(err, backend.ErrSecretKey):
+			// Nothing the user can do about it: support must set the key.
+			log.Error("reconnect link: relink's secret key does not open the connection's stored access token; "+
+				"set RELINK_SECRET_KEY (or secret_key_file) to the key the registry was imported with",
+				"connection", res.Connection, "err", err)
+			page(w, http.StatusServiceUnavailable, "We could not open your reconnect page right now",
+				"This link cannot be opened right now because of a problem on our side, not yours. "+
+					"Our support team has been told. Please try the same link again later.")
+			return
+		case err != nil:
 			log.Error("reconnect link", "connection", res.Connection, "err", err)
 			page(w, http.StatusBadGateway, "We could not open your reconnect page right now",
 				"Your bank or health-record provider did not answer. Please try the same link again in a few minutes.")
 			return
 		}
-		log.Info("reconnect link", "connection", res.Connection, "outcome", res.Outcome)
+		log.Info("reconnect link", "connection", res.Connection, "outcome", res.Outcome, "reused", res.Reused)
 		switch res.Outcome {
 		case backend.Redirect:
 			http.Redirect(w, req, res.URL, http.StatusFound)
+		case backend.TooManyClicks:
+			w.Header().Set("Retry-After", "60")
+			page(w, http.StatusTooManyRequests, "Please wait a minute", res.Reason)
 		case backend.NothingToDo:
 			page(w, http.StatusOK, "Nothing to do", "Your connection is working again. You can close this page.")
 		case backend.ExpiredTicket:
