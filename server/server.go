@@ -2,11 +2,14 @@ package server
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"strconv"
 	"sync"
 	"time"
 
@@ -102,6 +105,7 @@ type Server struct {
 	w        *writer
 	re       *rechecker
 	eps      []*endpoint // plaid, belvo, cobalt
+	probe    *writeProbe
 
 	closeOnce sync.Once
 }
@@ -130,6 +134,7 @@ func New(cfg Config) (*Server, error) {
 	s.m.queueDepth = func() int { return len(s.w.in) }
 	s.m.recheckDepth = s.re.depth
 	s.eps = []*endpoint{s.plaidEndpoint(), s.belvoEndpoint(), s.cobaltEndpoint()}
+	s.probe = &writeProbe{path: cfg.Store.Path(), every: healthzWriteEvery}
 	s.mux = s.routes()
 	go s.w.run()
 	return s, nil
@@ -209,11 +214,13 @@ func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		s.w.close()
 		s.re.close(recheckGrace)
+		s.probe.close()
 	})
 	return nil
 }
 
-// healthz answers 200 when the database answers.
+// healthz answers 200 when the database answers and takes a write (the
+// write is checked at most once per healthzWriteEvery; see writeProbe).
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	select {
 	case <-s.w.stop:
@@ -225,8 +232,100 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	if _, err := s.cfg.Store.SchemaVersion(ctx); err != nil {
 		s.log.Error("health check: the database does not answer", "error", err)
-		plain(w, http.StatusServiceUnavailable, "database unreachable: "+err.Error())
+		plain(w, http.StatusServiceUnavailable, "database unreachable: "+printable(err.Error(), maxReasonLength))
+		return
+	}
+	if err := s.probe.check(time.Now()); err != nil {
+		s.log.Error("health check: the database does not take a write; webhooks cannot be stored", "error", err)
+		plain(w, http.StatusServiceUnavailable, "database cannot write: "+printable(err.Error(), maxReasonLength))
 		return
 	}
 	plain(w, http.StatusOK, "ok")
+}
+
+// healthzWriteEvery is how often /healthz checks that the database takes a
+// write; polls in between get the last answer.
+const healthzWriteEvery = 10 * time.Second
+
+// writeProbe checks that the store's database takes a write: a committed
+// transaction that sets PRAGMA user_version to the value it has. That
+// writes page 1 through the WAL and syncs it, so it needs what a
+// webhook's commit needs (a writable file, room on the disk, the write
+// lock) and changes nothing anyone reads. It has a connection of its own,
+// opened at the first check, so it answers even while the store's pool is
+// busy. A check runs at most once per every: polling /healthz cannot load
+// the database, and concurrent polls wait for the check in progress.
+type writeProbe struct {
+	path  string
+	every time.Duration
+
+	mu      sync.Mutex // held during a check
+	db      *sql.DB
+	closed  bool
+	checked bool
+	at      time.Time
+	err     error
+	writes  int // checks run
+}
+
+// check returns the result of the last check, running one first if none
+// ran within every of now.
+func (p *writeProbe) check(now time.Time) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return errClosing
+	}
+	if p.checked && now.Sub(p.at) < p.every && now.Sub(p.at) >= 0 {
+		return p.err
+	}
+	// Not the request's context: a poller hanging up must not leave a
+	// cancelled check as the answer for the next ones.
+	ctx, cancel := context.WithTimeout(context.Background(), healthzTimeout)
+	defer cancel()
+	p.err, p.at, p.checked = p.write(ctx), now, true
+	p.writes++
+	return p.err
+}
+
+func (p *writeProbe) write(ctx context.Context) error {
+	if p.db == nil {
+		// mode=rw: never create a database where the store's has gone.
+		// The busy timeout is under healthzTimeout so a held write lock
+		// is reported as such.
+		q := url.Values{}
+		q.Set("mode", "rw")
+		q.Add("_pragma", "busy_timeout(1000)")
+		q.Add("_pragma", "synchronous(FULL)")
+		q.Set("_txlock", "immediate")
+		db, err := sql.Open("sqlite", "file:"+p.path+"?"+q.Encode())
+		if err != nil {
+			return err
+		}
+		db.SetMaxOpenConns(1)
+		p.db = db
+	}
+	tx, err := p.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var v int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(v)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func (p *writeProbe) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	if p.db != nil {
+		p.db.Close()
+		p.db = nil
+	}
 }
