@@ -20,6 +20,7 @@ type dashboardFlags struct {
 	demo, readOnly bool
 	theme          string
 	demoSize       int
+	sshAddr        string // --demo --ssh-addr: the demo served over SSH (demo_hub.go)
 }
 
 func (a *app) addDashboard(root *cobra.Command) {
@@ -29,12 +30,23 @@ func (a *app) addDashboard(root *cobra.Command) {
 	root.Flags().StringVar(&f.theme, "theme", "", "auto, dark, light, high-contrast, colorblind, or a theme file's name in [ui] theme_dir")
 	root.Flags().IntVar(&f.demoSize, "demo-connections", 3000, "how many connections the demo seeds")
 	root.Flags().MarkHidden("demo-connections")
+	root.Flags().StringVar(&f.sshAddr, "ssh-addr", "", "with --demo: serve the demo's dashboard over SSH on HOST:PORT and print the ssh command that opens it")
 	root.RunE = func(cmd *cobra.Command, args []string) error { return a.dashboard(cmd.Context(), f) }
 }
 
 // dashboard loads everything that can fail before the terminal is taken
 // over, then runs the Bubble Tea program.
 func (a *app) dashboard(ctx context.Context, f dashboardFlags) error {
+	if f.sshAddr != "" {
+		if !f.demo {
+			return usagef("--ssh-addr is for the demo (relink --demo --ssh-addr 127.0.0.1:2222); a hub serves SSH with relink serve and [ssh] addr")
+		}
+		cfg, err := a.loadConfig()
+		if err != nil {
+			return err
+		}
+		return a.demoHub(ctx, cfg, f)
+	}
 	out, ok := a.stdout.(*os.File)
 	if !ok || !term.IsTerminal(int(out.Fd())) {
 		return errors.New("the dashboard needs a terminal; for scripts use relink ls, relink link or relink sync")

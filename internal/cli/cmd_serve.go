@@ -1,14 +1,20 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/relink/relink/provider"
 	"github.com/relink/relink/server"
+	"github.com/relink/relink/sshd"
 )
 
 func (a *app) serveCommand() *cobra.Command {
@@ -58,11 +64,84 @@ It stops cleanly on SIGINT or SIGTERM, finishing the requests in flight.`,
 			if len(on) == 0 {
 				log.Warn("no provider's webhooks are configured: every webhook will be answered 404")
 			}
-			err = srv.Serve(ctx, ln)
+			g, gctx := errgroup.WithContext(ctx)
+			if e.cfg.SSH.Addr != "" {
+				if err := a.serveSSH(gctx, g, e, log); err != nil {
+					ln.Close()
+					srv.Close()
+					return err
+				}
+			}
+			g.Go(func() error { return srv.Serve(gctx, ln) })
+			err = g.Wait()
 			log.Info("relink serve stopped")
 			return err
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "", "listen on HOST:PORT (default serve.addr, 127.0.0.1:8787)")
 	return cmd
+}
+
+// serveSSH starts the dashboard over SSH ([ssh] addr) in g, until ctx
+// ends: its host key beside the database unless ssh.host_key_file, its
+// fingerprint logged for people to check. SIGHUP re-reads the config's
+// [[people]] (and reminders.agent_bulk_limit): sessions of people removed
+// or given another role end, the others go on.
+func (a *app) serveSSH(ctx context.Context, g *errgroup.Group, e *env, log *slog.Logger) error {
+	rem, err := a.reminders(e)
+	if err != nil {
+		return err
+	}
+	hostKey := e.cfg.SSH.HostKeyFile
+	if hostKey == "" {
+		hostKey = sshd.HostKeyPath(e.st.Path())
+	}
+	hub, err := newHub(e.cfg, e, rem, hostKey, log)
+	if err != nil {
+		rem.Close()
+		return err
+	}
+	ln, err := net.Listen("tcp", e.cfg.SSH.Addr)
+	if err != nil {
+		rem.Close()
+		return fmt.Errorf("listening for SSH on %s: %w; choose another ssh.addr", e.cfg.SSH.Addr, err)
+	}
+	log.Info("relink serve: the dashboard over SSH", "addr", ln.Addr().String(), "host_key", hub.Fingerprint(),
+		"host_key_file", hostKey, "people", len(e.cfg.People))
+	if len(e.cfg.People) == 0 {
+		log.Warn("ssh: no [[people]] in the config: every key will be refused")
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	g.Go(func() error {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-hup:
+				a.reloadPeople(hub, log)
+			}
+		}
+	})
+	g.Go(func() error {
+		defer rem.Close()
+		return hub.Serve(ctx, ln)
+	})
+	return nil
+}
+
+// reloadPeople re-reads the config's [[people]] into hub. A config with a
+// mistake changes nothing, and says so.
+func (a *app) reloadPeople(hub *sshd.Server, log *slog.Logger) {
+	cfg, err := a.loadConfig()
+	if err == nil {
+		var people []sshd.Person
+		if people, err = sshPeople(cfg); err == nil {
+			ended := hub.SetPeople(people, cfg.Reminders.AgentBulkLimit)
+			log.Info("SIGHUP: re-read [[people]] (other settings take effect on restart)", "people", len(people), "sessions_ended", ended)
+			return
+		}
+	}
+	log.Error("SIGHUP: the config was not re-read; the people stay as they were", "err", err)
 }

@@ -26,8 +26,10 @@ import (
 	"github.com/relink/relink/provider/sandbox"
 	"github.com/relink/relink/remind"
 	"github.com/relink/relink/server"
+	"github.com/relink/relink/sshd"
 	"github.com/relink/relink/store"
 	"github.com/relink/relink/ticket"
+	"github.com/relink/relink/ui"
 	"github.com/relink/relink/vault"
 )
 
@@ -212,6 +214,56 @@ func newServer(st *store.Store, b *backend.Backend, log *slog.Logger, belvoAutho
 		cfg.Belvo = p
 	}
 	return server.New(cfg)
+}
+
+// newHub is the dashboard over SSH ([ssh], [[people]]): its host key at
+// hostKey, and every session's dashboard over e's store, acting through
+// rem as its person (backend.As), so the audit log and the histories name
+// them. Sessions do not sync on a timer (ui.sync_interval is the local
+// dashboard's): ten open sessions would poll the providers ten times.
+func newHub(cfg config.Config, e *env, rem *backend.Reminders, hostKey string, log *slog.Logger) (*sshd.Server, error) {
+	people, err := sshPeople(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var providers []string
+	for _, n := range provider.Names() {
+		if _, ok := e.backend.Providers[n]; ok {
+			providers = append(providers, n)
+		}
+	}
+	channels := rem.Channels()
+	return sshd.New(sshd.Options{HostKeyFile: hostKey, IdleTimeout: cfg.SSH.IdleTimeout.Duration, MaxSessions: cfg.SSH.MaxSessions,
+		People: people, BulkLimit: cfg.Reminders.AgentBulkLimit, Logger: log,
+		Dashboard: func(p sshd.Person) ui.Options {
+			o := ui.Options{Store: e.st, Keys: keyOverrides(cfg), Theme: cfg.UI.Theme, ThemeDir: cfg.UI.ThemeDir, Providers: providers}
+			acts := rem.As(p.Name)
+			if len(providers) > 0 {
+				o.Actions = acts
+			}
+			if len(channels) > 0 {
+				o.Reminders, o.RemindChannel = acts, channels[0]
+			}
+			return o
+		}})
+}
+
+// sshPeople are the config's [[people]], their keys parsed and roles read
+// (config.Validate has checked both).
+func sshPeople(cfg config.Config) ([]sshd.Person, error) {
+	out := make([]sshd.Person, 0, len(cfg.People))
+	for i, p := range cfg.People {
+		keys, err := p.PublicKeys()
+		if err != nil {
+			return nil, fmt.Errorf("config %s: people[%d] (%s).%w", cfg.File, i, p.Name, err)
+		}
+		role, err := ui.ParseRole(p.Role)
+		if err != nil {
+			return nil, fmt.Errorf("config %s: people[%d] (%s).role: %w", cfg.File, i, p.Name, err)
+		}
+		out = append(out, sshd.Person{Name: p.Name, Role: role, Keys: keys})
+	}
+	return out, nil
 }
 
 // newReminders builds the backend's reminders: the channels rc configures,
