@@ -55,7 +55,7 @@ func (d *Backend) mint(ctx context.Context, ref string) (store.Connection, provi
 		}
 		return conn, provider.LinkToken{}, err
 	}
-	lt, err := p.UpdateLink(ctx, provider.Conn{ProviderID: conn.ProviderID, AccessToken: tok, UserRef: conn.UserRef})
+	lt, err := p.UpdateLink(ctx, provider.Conn{ProviderID: conn.ProviderID, AccessToken: tok, UserRef: conn.UserRef, OrgID: conn.OrgID})
 	if err != nil {
 		return conn, lt, explainRefusal(conn, err)
 	}

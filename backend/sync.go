@@ -30,9 +30,18 @@ type SyncReport struct {
 	Seen       int
 	Changed    int
 	Unattached int // events for connections not in the registry yet
-	Duration   time.Duration
-	Err        error
+	// Skipped counts the events the provider sent that relink could not
+	// read (a Cobalt event with a malformed time or body): each was left
+	// out, and everything else was synced. SkipReasons says why for the
+	// first MaxSkipReasons of them, each "provider:provider_id: why".
+	Skipped     int
+	SkipReasons []string
+	Duration    time.Duration
+	Err         error
 }
+
+// MaxSkipReasons caps SyncReport.SkipReasons.
+const MaxSkipReasons = 5
 
 // Sync refreshes the cache from the configured providers (or only those
 // named), all at once, and records each one's sync state. A provider that
@@ -135,6 +144,13 @@ func (d *Backend) syncOne(ctx context.Context, name string, progress func(SyncPr
 		return nil
 	}
 	emit := func(o provider.Observation) error {
+		if o.Skipped != nil {
+			rep.Skipped++
+			if len(rep.SkipReasons) < MaxSkipReasons {
+				rep.SkipReasons = append(rep.SkipReasons, name+":"+o.ProviderID+": "+o.Skipped.Error())
+			}
+			return nil
+		}
 		rep.Seen++
 		batch = append(batch, d.observation(name, o))
 		if o.Recheck {
@@ -155,13 +171,10 @@ func (d *Backend) syncOne(ctx context.Context, name string, progress func(SyncPr
 	if err == nil {
 		err = d.recheck(ctx, name, rechecks)
 	}
-	if err == nil && name == provider.Cobalt {
-		// Cobalt's event history only tells of connections that broke; a
-		// connection it never mentioned is checked once with its token.
-		var n int
-		n, err = d.checkUnchecked(ctx, name, p)
-		rep.Seen += n
-	}
+	// Cobalt's Sync itself says "no problem reported" of every connection
+	// whose history read cleanly: nothing is left to check afterwards (its
+	// GET /v1/settings, which the old check called, says nothing about the
+	// EHR login).
 	rep.Duration = d.now().Sub(start)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
@@ -174,35 +187,12 @@ func (d *Backend) syncOne(ctx context.Context, name string, progress func(SyncPr
 	if err := d.Store.RecordSync(ctx, name, d.now(), cursor, rep.Seen, rep.Changed, nil); err != nil {
 		rep.Err = err
 	}
-	_ = d.Store.Audit(ctx, store.AuditEntry{Operator: d.Operator, Action: "sync", Target: name,
-		Detail: fmt.Sprintf("%d seen, %d changed", rep.Seen, rep.Changed)})
+	detail := fmt.Sprintf("%d seen, %d changed", rep.Seen, rep.Changed)
+	if rep.Skipped > 0 {
+		detail += fmt.Sprintf(", %d unreadable event(s) skipped", rep.Skipped)
+	}
+	_ = d.Store.Audit(ctx, store.AuditEntry{Operator: d.Operator, Action: "sync", Target: name, Detail: detail})
 	return rep
-}
-
-// checkUnchecked checks every connection of the provider that no signal
-// has reached yet, storing the results in batches.
-func (d *Backend) checkUnchecked(ctx context.Context, name string, p provider.Provider) (int, error) {
-	var creds []store.Cred
-	if err := d.Store.Creds(ctx, name, true, func(c store.Cred) bool { creds = append(creds, c); return true }); err != nil {
-		return 0, err
-	}
-	var batch []store.Observation
-	for _, c := range creds {
-		o, err := p.Check(ctx, provider.Conn{ProviderID: c.ProviderID, AccessToken: c.AccessToken, UserRef: c.UserRef})
-		if err != nil && o.Signal.Category == "" {
-			if ctx.Err() != nil {
-				return len(batch), ctx.Err()
-			}
-			continue // no health signal in this failure (e.g. no settings yet)
-		}
-		batch = append(batch, d.observation(name, o))
-	}
-	for i := 0; i < len(batch); i += applyBatch {
-		if _, err := d.Store.Apply(ctx, batch[i:min(i+applyBatch, len(batch))]); err != nil {
-			return i, err
-		}
-	}
-	return len(batch), nil
 }
 
 // recheck reads again the connections a signal said may have changed

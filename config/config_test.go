@@ -167,17 +167,17 @@ func TestBadSSHAndPeopleNameKeyAndFile(t *testing.T) {
 		return "[[people]]\nname = \"" + name + "\"\nrole = \"" + role + "\"\nkeys = [" + strings.Join(q, ", ") + "]\n"
 	}
 	cases := map[string][]string{
-		"[ssh]\naddr = \"2222\"\n":                     {"ssh.addr", "HOST:PORT"},
-		"[ssh]\nmax_sessions = 0\n":                    {"ssh.max_sessions"},
-		"[ssh]\nidle_timeout = \"soon\"\n":             {"idle_timeout", "not a duration"},
-		"[ssh]\nadress = \"x\"\n":                      {"unknown key ssh.adress"},
-		"[reminders]\nagent_bulk_limit = 0\n":          {"reminders.agent_bulk_limit"},
-		"[[people]]\nname = \"x\"\nnmae = \"y\"\n":     {"unknown key people.nmae"},
-		person("dana", "admin", danaKey):               {"people[0] (dana).role", `"admin" is not one of viewer, agent, lead`},
-		person("dana", "lead"):                         {"people[0] (dana).keys", "at least one public key"},
-		person("", "lead", danaKey):                    {"people[0].name", "required"},
+		"[ssh]\naddr = \"2222\"\n":                      {"ssh.addr", "HOST:PORT"},
+		"[ssh]\nmax_sessions = 0\n":                     {"ssh.max_sessions"},
+		"[ssh]\nidle_timeout = \"soon\"\n":              {"idle_timeout", "not a duration"},
+		"[ssh]\nadress = \"x\"\n":                       {"unknown key ssh.adress"},
+		"[reminders]\nagent_bulk_limit = 0\n":           {"reminders.agent_bulk_limit"},
+		"[[people]]\nname = \"x\"\nnmae = \"y\"\n":      {"unknown key people.nmae"},
+		person("dana", "admin", danaKey):                {"people[0] (dana).role", `"admin" is not one of viewer, agent, lead`},
+		person("dana", "lead"):                          {"people[0] (dana).keys", "at least one public key"},
+		person("", "lead", danaKey):                     {"people[0].name", "required"},
 		person("dana", "lead", danaKey, "ssh-rsa AAAA"): {"people[0] (dana).keys[1]", "not an SSH public key"},
-		person("dana", "lead", `no-pty `+danaKey):      {"people[0] (dana).keys[0]", "options are not supported"},
+		person("dana", "lead", `no-pty `+danaKey):       {"people[0] (dana).keys[0]", "options are not supported"},
 		person("dana", "lead", danaKey) + person("sam", "agent", samKey, danaKey): {
 			"people[1] (sam).keys[1]", "is also people[0] (dana).keys[0]", "SHA256:"},
 		person("dana", "lead", danaKey) + person("dana", "agent", samKey): {"people[1] (dana).name", "also people[0]"},

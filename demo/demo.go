@@ -175,7 +175,8 @@ func (e *Env) connectClients() error {
 		return fmt.Errorf("demo: belvo client: %w", err)
 	}
 	cid, csecret := e.Cobalt.Credentials()
-	cc, err := cobalt.New(cobalt.Config{BaseURL: e.Cobalt.URL(), ClientID: cid, ClientSecret: csecret, LinkURL: e.Cobalt.LinkURL()})
+	cc, err := cobalt.New(cobalt.Config{BaseURL: e.Cobalt.URL(), ClientID: cid, ClientSecret: csecret, LinkURL: e.Cobalt.LinkURL(),
+		OrgID: e.Cobalt.OrgID()})
 	if err != nil {
 		return fmt.Errorf("demo: cobalt client: %w", err)
 	}

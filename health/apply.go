@@ -11,6 +11,11 @@ const (
 	SourceWebhook    Source = "webhook"     // a provider webhook or event history
 	SourceAPIError   Source = "api_error"   // the error of some other call
 	SourceLinkResult Source = "link_result" // the outcome of an update-mode session
+	// SourceHistory is a clean read of a provider's event history that holds
+	// no problem (Cobalt): "no problem reported". It makes an unchecked or
+	// merely erring connection healthy, but never clears a user-actionable
+	// state: only a completed update-mode session or a newer event does.
+	SourceHistory Source = "history"
 )
 
 // Effect says what kind of change a signal asks for.
@@ -86,6 +91,9 @@ type Change struct {
 //     as the last transient error instead.
 //  4. A clearing signal (→ healthy) returns the connection to healthy, and the
 //     change is flagged so reminders stop.
+//  5. "No problem reported" (SourceHistory) is the weakest healthy signal:
+//     it refreshes a healthy connection and settles an unchecked or erring
+//     one, but leaves a user-actionable category as it is.
 func Apply(cur Health, s Signal) (Health, Change) {
 	next := cur
 	var ch Change
@@ -122,6 +130,11 @@ func Apply(cur Health, s Signal) (Health, Change) {
 
 	if stale {
 		ch.Ignored = "older than the recorded state"
+		return cur, ch
+	}
+	if s.Source == SourceHistory && cur.Category.UserActionable() {
+		ch.Ignored = "no problem reported does not clear " + string(cur.Category) +
+			"; only a completed update-mode session or a newer event does"
 		return cur, ch
 	}
 	simultaneous := s.ObservedAt.Equal(cur.ObservedAt) && !cur.ObservedAt.IsZero()

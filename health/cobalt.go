@@ -29,12 +29,27 @@ func CobaltHTTPSignal(status int, code, message string, at time.Time) Signal {
 	return s
 }
 
-// CobaltOK is the clearing signal of a successful call with the access token
-// or a completed update-mode Link session. Only the completed session
-// (SourceLinkResult) also ends a password_change_warning: a call that works
-// says nothing about the password the EHR wants changed.
+// CobaltOK is the clearing signal of a completed update-mode Link session
+// (SourceLinkResult), which also ends a password_change_warning. With
+// another source it clears the primary state only: a call that works says
+// nothing about the password the EHR wants changed. relink's Cobalt client
+// no longer makes one of a mere API call (GET /v1/settings answers 200 while
+// the EHR login is broken): see CobaltQuiet.
 func CobaltOK(src Source, at time.Time) Signal {
 	return Signal{Effect: SetPrimary, Category: Healthy, ClearWarning: src == SourceLinkResult, Source: src, ObservedAt: at}
+}
+
+// CobaltQuiet is what a clean read of a connection's event history that
+// holds no login_required says: no problem reported, as of readAt (its
+// freshness). Cobalt's authentication layer fires an account event whenever
+// it meets a credential problem during any login attempt
+// (https://docs.usecobalt.com/docs/webhooks/account-events), so silence is
+// the signal; but silence is weaker than a report, so under Apply's rule 5 it
+// never clears a recorded login_required (or any user-actionable category):
+// that takes a completed update-mode session or a newer event. It keeps any
+// warning.
+func CobaltQuiet(readAt time.Time) Signal {
+	return Signal{Effect: SetPrimary, Category: Healthy, Source: SourceHistory, ObservedAt: readAt}
 }
 
 // CobaltEvent is the part of a Cobalt webhook event the taxonomy reads.

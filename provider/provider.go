@@ -31,7 +31,11 @@ func Names() []string { return []string{Plaid, Belvo, Cobalt} }
 type Conn struct {
 	ProviderID  string // plaid item_id | belvo link id | cobalt access_token_reference_id
 	AccessToken string // plaid and cobalt; empty for belvo. Secret: never log or print.
-	UserRef     string // our user id (Plaid client_user_id, Belvo external_id)
+	UserRef     string // our user id (Plaid client_user_id, Belvo external_id, Cobalt user_id)
+	// OrgID is Cobalt's org_id: our organization this connection belongs to
+	// (e.g. the clinic), from the registry's org_id column or cobalt.org_id;
+	// "" for the others.
+	OrgID string
 }
 
 // Observation is one mapped provider signal about one connection.
@@ -47,6 +51,12 @@ type Observation struct {
 	// Raw is the provider's payload as received (webhooks, events), kept in
 	// the history for support staff; it must hold no secret.
 	Raw []byte
+	// Skipped, when set, says why an event the provider sent could not be
+	// read (Kind "skipped"): the caller counts and reports it and stores
+	// nothing; only ProviderID (the connection whose history held it) and
+	// EventID (when readable) are set besides. One unreadable event never
+	// stops a sync.
+	Skipped error
 }
 
 // LinkToken is a freshly minted update-mode link.

@@ -64,7 +64,7 @@ func BenchmarkImport1M(b *testing.B) {
 		b.StopTimer()
 		st := openBench(b, b.TempDir())
 		b.StartTimer()
-		res, err := registry.Import(context.Background(), st, bytes.NewReader(data), "bench.csv", "bench")
+		res, err := registry.Import(context.Background(), st, bytes.NewReader(data), "bench.csv", "bench", registry.Defaults{CobaltOrgID: "org_bench"})
 		if err != nil || res.Rows != n {
 			b.Fatalf("import: %d rows, %v", res.Rows, err)
 		}
@@ -92,7 +92,7 @@ func queryCache(b *testing.B) *store.Store {
 		}
 		queryDir = dir
 		st := openBench(b, dir)
-		if _, err := registry.Import(context.Background(), st, bytes.NewReader(registryCSV(benchRows())), "bench.csv", "bench"); err != nil {
+		if _, err := registry.Import(context.Background(), st, bytes.NewReader(registryCSV(benchRows())), "bench.csv", "bench", registry.Defaults{CobaltOrgID: "org_bench"}); err != nil {
 			b.Fatal(err)
 		}
 		now := time.Now()

@@ -22,8 +22,9 @@ import (
 	"github.com/relink/relink/store"
 )
 
-// Columns are the registry's columns, in the documented order.
-var columns = []string{"provider", "provider_id", "access_token", "user_ref", "name", "email", "phone", "institution"}
+// Columns are the registry's columns, in the documented order; org_id, the
+// last, is optional and only for Cobalt rows.
+var columns = []string{"provider", "provider_id", "access_token", "user_ref", "name", "email", "phone", "institution", "org_id"}
 
 // MaxReported caps the bad rows listed in one error.
 const MaxReported = 20
@@ -87,10 +88,18 @@ type Result struct {
 	Rows int
 }
 
+// Defaults fill in what a row leaves empty.
+type Defaults struct {
+	// CobaltOrgID is cobalt.org_id: Cobalt's org_id (our organization, e.g.
+	// the clinic) for a Cobalt row without an org_id. When it is empty, a
+	// Cobalt row without one is a bad row.
+	CobaltOrgID string
+}
+
 // Import reads r (named file in messages) and upserts every row in one
 // transaction. Bad rows are collected (all of them, the first MaxReported
 // listed) and then nothing is applied.
-func Import(ctx context.Context, st *store.Store, r io.Reader, file, operator string) (Result, error) {
+func Import(ctx context.Context, st *store.Store, r io.Reader, file, operator string, defaults Defaults) (Result, error) {
 	br := bufio.NewReaderSize(r, 1<<20)
 	if bom, _ := br.Peek(2); bytes.Equal(bom, []byte{0xff, 0xfe}) || bytes.Equal(bom, []byte{0xfe, 0xff}) {
 		return Result{}, fmt.Errorf("%s: the file is UTF-16; save it as UTF-8 (CSV UTF-8 in spreadsheet programs) and import again", file)
@@ -103,6 +112,9 @@ func Import(ctx context.Context, st *store.Store, r io.Reader, file, operator st
 	bad := &Error{File: file}
 	seen := make(map[string]int)
 	add := func(line int, reg store.Registration) error {
+		if reg.Provider == "cobalt" && reg.OrgID == "" {
+			reg.OrgID = defaults.CobaltOrgID
+		}
 		if msg := validate(reg); msg != "" {
 			bad.add(line, msg)
 			return nil
@@ -185,6 +197,18 @@ func validate(r store.Registration) string {
 	}
 	if r.Phone != "" && !validPhone(r.Phone) {
 		return "phone is not in E.164 form like +15551234567"
+	}
+	// Cobalt's org_id is our organization (e.g. the clinic), passed with
+	// every Link token; it is not the row's access_token_reference_id
+	// (https://docs.usecobalt.com/docs/link/setup).
+	switch {
+	case r.Provider != "cobalt" && r.OrgID != "":
+		return "org_id is only for cobalt rows (Cobalt's organization); leave it empty for " + r.Provider
+	case r.Provider == "cobalt" && r.OrgID == "":
+		return "org_id is required for cobalt when cobalt.org_id is not set (Cobalt's org_id: our organization for this connection, e.g. the clinic id)"
+	}
+	if msg := checkField(r.OrgID, maxField); msg != "" {
+		return "org_id " + msg
 	}
 	return ""
 }
@@ -301,7 +325,8 @@ func readCSV(r io.Reader, add func(int, store.Registration) error, bad *Error) e
 			return ""
 		}
 		reg := store.Registration{Provider: get("provider"), ProviderID: get("provider_id"), AccessToken: get("access_token"),
-			UserRef: get("user_ref"), Name: get("name"), Email: get("email"), Phone: get("phone"), Institution: get("institution")}
+			UserRef: get("user_ref"), Name: get("name"), Email: get("email"), Phone: get("phone"), Institution: get("institution"),
+			OrgID: get("org_id")}
 		if err := add(line, reg); err != nil {
 			return err
 		}
@@ -326,6 +351,7 @@ type jsonRow struct {
 	Email       string `json:"email"`
 	Phone       string `json:"phone"`
 	Institution string `json:"institution"`
+	OrgID       string `json:"org_id"`
 }
 
 func readJSONL(r io.Reader, add func(int, store.Registration) error, bad *Error) error {
@@ -352,7 +378,7 @@ func readJSONL(r io.Reader, add func(int, store.Registration) error, bad *Error)
 		}
 		reg := store.Registration{Provider: strings.TrimSpace(row.Provider), ProviderID: strings.TrimSpace(row.ProviderID),
 			AccessToken: strings.TrimSpace(row.AccessToken), UserRef: row.UserRef, Name: row.Name, Email: strings.TrimSpace(row.Email),
-			Phone: strings.TrimSpace(row.Phone), Institution: row.Institution}
+			Phone: strings.TrimSpace(row.Phone), Institution: row.Institution, OrgID: strings.TrimSpace(row.OrgID)}
 		if err := add(line, reg); err != nil {
 			return err
 		}

@@ -47,7 +47,7 @@ func TestImportRefusesWhatWouldBreakAScreenOrAMessage(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			st := openStore(t)
-			_, err := Import(context.Background(), st, strings.NewReader(header+good+c.row), "reg.csv", "dana")
+			_, err := Import(context.Background(), st, strings.NewReader(header+good+c.row), "reg.csv", "dana", Defaults{})
 			var bad *Error
 			if !errors.As(err, &bad) || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("import = %v, want a bad-row error with %q", err, c.want)
@@ -69,17 +69,77 @@ func TestImportRefusesWhatWouldBreakAScreenOrAMessage(t *testing.T) {
 func TestImportRefusesNonUTF8JSONLinesAndUTF16Files(t *testing.T) {
 	st := openStore(t)
 	jsonl := `{"provider":"belvo","provider_id":"link-1","name":"Jos` + "\xe9" + `"}` + "\n"
-	if _, err := Import(context.Background(), st, strings.NewReader(jsonl), "reg.jsonl", "dana"); err == nil ||
+	if _, err := Import(context.Background(), st, strings.NewReader(jsonl), "reg.jsonl", "dana", Defaults{}); err == nil ||
 		!strings.Contains(err.Error(), "line 1: is not UTF-8 (it looks like ISO-8859-1 (Latin-1))") {
 		t.Errorf("JSON Lines with Latin-1: %v", err)
 	}
 	utf16 := "\xff\xfep\x00r\x00o\x00"
-	if _, err := Import(context.Background(), st, strings.NewReader(utf16), "reg.csv", "dana"); err == nil ||
+	if _, err := Import(context.Background(), st, strings.NewReader(utf16), "reg.csv", "dana", Defaults{}); err == nil ||
 		!strings.Contains(err.Error(), "reg.csv: the file is UTF-16; save it as UTF-8") {
 		t.Errorf("a UTF-16 file: %v", err)
 	}
 	ok := header + "belvo,link-1,,u1,José Ñúñez,jose@example.com,,Banco Azul – São Paulo\n"
-	if _, err := Import(context.Background(), st, strings.NewReader(ok), "reg.csv", "dana"); err != nil {
+	if _, err := Import(context.Background(), st, strings.NewReader(ok), "reg.csv", "dana", Defaults{}); err != nil {
 		t.Errorf("good UTF-8 is refused: %v", err)
+	}
+}
+
+// Issue 14, point 2: a Cobalt row names its organization (Cobalt's org_id,
+// e.g. the clinic) in the optional org_id column, or takes cobalt.org_id;
+// with neither it is a bad row, and nothing of the file is applied.
+func TestImportCobaltOrgID(t *testing.T) {
+	ctx := context.Background()
+	withOrg := header[:len(header)-1] + ",org_id\n"
+	rows := withOrg +
+		"cobalt,clinic_1,tok-1,u1,Dr Chen,chen@example.com,,https://emr.example.com,org_east\n" +
+		"cobalt,clinic_2,tok-2,u2,Dr Diaz,diaz@example.com,,https://emr.example.com,\n" +
+		"plaid,item-1,tok-3,u3,Ana,ana@example.com,,Bank,\n"
+
+	st := openStore(t)
+	_, err := Import(ctx, st, strings.NewReader(rows), "reg.csv", "dana", Defaults{})
+	if err == nil || !strings.Contains(err.Error(), "line 3: org_id is required for cobalt when cobalt.org_id is not set") ||
+		strings.Contains(err.Error(), "line 2") {
+		t.Fatalf("a cobalt row without org_id and no default: %v", err)
+	}
+	if c, _ := st.Counts(ctx); c.Total != 0 {
+		t.Fatalf("%d rows applied from a bad file", c.Total)
+	}
+
+	res, err := Import(ctx, st, strings.NewReader(rows), "reg.csv", "dana", Defaults{CobaltOrgID: "org_main"})
+	if err != nil || res.Rows != 3 {
+		t.Fatalf("with cobalt.org_id: %v %+v", err, res)
+	}
+	for id, want := range map[string]string{"cobalt:clinic_1": "org_east", "cobalt:clinic_2": "org_main", "plaid:item-1": ""} {
+		p, pid, _ := strings.Cut(id, ":")
+		c, err := st.Connection(ctx, p, pid)
+		if err != nil || c.OrgID != want {
+			t.Errorf("%s: org_id %q, want %q (%v)", id, c.OrgID, want, err)
+		}
+	}
+
+	// JSON Lines has the column too; a CSV without it takes the default.
+	jl := `{"provider":"cobalt","provider_id":"clinic_3","access_token":"tok-4","org_id":"org_west"}` + "\n"
+	if _, err := Import(ctx, st, strings.NewReader(jl), "reg.jsonl", "dana", Defaults{}); err != nil {
+		t.Fatalf("jsonl: %v", err)
+	}
+	if _, err := Import(ctx, st, strings.NewReader(header+"cobalt,clinic_4,tok-5,u4,N,,,\n"), "old.csv", "dana", Defaults{CobaltOrgID: "org_main"}); err != nil {
+		t.Fatalf("a CSV without the column: %v", err)
+	}
+	for id, want := range map[string]string{"clinic_3": "org_west", "clinic_4": "org_main"} {
+		if c, _ := st.Connection(ctx, "cobalt", id); c.OrgID != want {
+			t.Errorf("%s: org_id %q, want %q", id, c.OrgID, want)
+		}
+	}
+
+	// An org_id is held to the same rules as every field, and only for Cobalt.
+	for _, c := range []struct{ row, want string }{
+		{"plaid,item-2,tok,u,N,,,Bank,org_east\n", "line 2: org_id is only for cobalt rows"},
+		{"cobalt,clinic_5,tok,u,N,,,,org\x1b[2J\n", "line 2: org_id holds a control character"},
+		{"cobalt,clinic_5,tok,u,N,,,," + strings.Repeat("o", 300) + "\n", "line 2: org_id is 300 bytes long"},
+	} {
+		_, err := Import(ctx, st, strings.NewReader(withOrg+c.row), "bad.csv", "dana", Defaults{CobaltOrgID: "org_main"})
+		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\x1b") {
+			t.Errorf("%q: %v, want %q", c.row, err, c.want)
+		}
 	}
 }

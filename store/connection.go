@@ -20,6 +20,7 @@ type Connection struct {
 	Email          string
 	Phone          string
 	Institution    string
+	OrgID          string // Cobalt's org_id (our organization); "" for the others
 	HasToken       bool
 	Health         health.Health
 	LastRemindedAt *time.Time
@@ -32,7 +33,7 @@ func (c Connection) Ref() string { return c.Provider + ":" + c.ProviderID }
 
 const connColumns = `id, provider, provider_id, access_token IS NOT NULL, user_ref, name, email, phone, institution,
 	category, warning, deadline, provider_code, provider_reason, user_message, source, observed_at,
-	first_failed_at, last_transient, last_transient_code, last_transient_at, last_reminded_at, created_at, updated_at`
+	first_failed_at, last_transient, last_transient_code, last_transient_at, last_reminded_at, created_at, updated_at, org_id`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -43,7 +44,7 @@ func scanConnection(r scanner) (Connection, error) {
 	var created, updated int64
 	err := r.Scan(&c.ID, &c.Provider, &c.ProviderID, &c.HasToken, &c.UserRef, &c.Name, &c.Email, &c.Phone, &c.Institution,
 		&cat, &warn, &deadline, &c.Health.ProviderCode, &c.Health.ProviderReason, &c.Health.UserMessage, &src, &observed,
-		&firstFailed, &c.Health.LastTransient, &c.Health.LastTransientCode, &transientAt, &reminded, &created, &updated)
+		&firstFailed, &c.Health.LastTransient, &c.Health.LastTransientCode, &transientAt, &reminded, &created, &updated, &c.OrgID)
 	if err != nil {
 		return c, err
 	}

@@ -18,6 +18,10 @@ type Registration struct {
 	Email       string
 	Phone       string
 	Institution string
+	// OrgID is Cobalt's org_id: our organization the connection belongs to
+	// (the registry's org_id column, else cobalt.org_id); "" for the others.
+	// An empty one keeps what the row had.
+	OrgID string
 }
 
 // Importer upserts registry rows inside one transaction: nothing is visible
@@ -35,22 +39,23 @@ type Importer struct {
 // importBatch rows go into one INSERT: far fewer statement executions.
 const importBatch = 64
 
-const upsertCols = 10
+const upsertCols = 11
 
 func upsertSQL(rows int) string {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO connections
-		(provider, provider_id, access_token, user_ref, name, email, phone, institution, created_at, updated_at) VALUES `)
+		(provider, provider_id, access_token, user_ref, name, email, phone, institution, org_id, created_at, updated_at) VALUES `)
 	for i := 0; i < rows; i++ {
 		if i > 0 {
 			b.WriteString(",")
 		}
-		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 	}
 	b.WriteString(` ON CONFLICT (provider, provider_id) DO UPDATE SET
 			access_token = COALESCE(excluded.access_token, access_token),
 			user_ref = excluded.user_ref, name = excluded.name, email = excluded.email, phone = excluded.phone,
 			institution = CASE WHEN excluded.institution != '' THEN excluded.institution ELSE institution END,
+			org_id = CASE WHEN excluded.org_id != '' THEN excluded.org_id ELSE org_id END,
 			updated_at = excluded.updated_at`)
 	return b.String()
 }
@@ -91,7 +96,7 @@ func (im *Importer) Add(ctx context.Context, r Registration) error {
 		sealed = b
 	}
 	now := msv(im.s.now())
-	im.pending = append(im.pending, r.Provider, r.ProviderID, sealed, r.UserRef, r.Name, r.Email, r.Phone, r.Institution, now, now)
+	im.pending = append(im.pending, r.Provider, r.ProviderID, sealed, r.UserRef, r.Name, r.Email, r.Phone, r.Institution, r.OrgID, now, now)
 	im.n++
 	if len(im.pending) == importBatch*upsertCols {
 		return im.flush(ctx)

@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
@@ -109,7 +110,13 @@ func (a *app) syncCommand() *cobra.Command {
 				if r.Unattached > 0 {
 					line += fmt.Sprintf(" (%d events wait for connections not in the registry)", r.Unattached)
 				}
+				if r.Skipped > 0 {
+					line += fmt.Sprintf("; %d unreadable event(s) skipped", r.Skipped)
+				}
 				fmt.Fprintln(a.stdout, line)
+			}
+			for _, r := range reports {
+				syncSkipWarning(a.stderr, r)
 			}
 			if err != nil {
 				return fmt.Errorf("sync incomplete; the cache keeps its last good data for the providers that failed")
@@ -120,6 +127,24 @@ func (a *app) syncCommand() *cobra.Command {
 	cmd.Flags().StringVar(&only, "provider", "", "only this provider: plaid, belvo or cobalt")
 	cmd.RegisterFlagCompletionFunc("provider", fixedCompletion(provider.Names()...))
 	return cmd
+}
+
+// syncSkipWarning tells, on one warning line and one line per reason, of the
+// events a provider sent that relink could not read and skipped. They do not
+// fail the sync: everything else was synced, and the exit status stays 0.
+// The reasons quote what the provider sent in ASCII already; textfmt.Safe
+// is the belt to those braces.
+func syncSkipWarning(w io.Writer, r backend.SyncReport) {
+	if r.Skipped == 0 {
+		return
+	}
+	fmt.Fprintf(w, "relink: warning: %s: skipped %d event(s) relink could not read; the other events and connections were synced:\n", r.Provider, r.Skipped)
+	for _, why := range r.SkipReasons {
+		fmt.Fprintf(w, "  %s\n", textfmt.Safe(why))
+	}
+	if more := r.Skipped - len(r.SkipReasons); more > 0 {
+		fmt.Fprintf(w, "  … and %d more\n", more)
+	}
 }
 
 func (a *app) linkCommand() *cobra.Command {

@@ -35,7 +35,7 @@ with its line number and nothing of the file is applied. FILE "-" reads stdin.`,
 				defer f.Close()
 				in, name = f, args[0]
 			}
-			res, err := registry.Import(ctx, st, in, name, operatorOr(cfg))
+			res, err := registry.Import(ctx, st, in, name, operatorOr(cfg), registry.Defaults{CobaltOrgID: cfg.Cobalt.OrgID})
 			if err != nil {
 				return err
 			}

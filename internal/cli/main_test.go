@@ -39,10 +39,10 @@ func (c *cli) file(name, body string) string {
 	return p
 }
 
-const goodCSV = `provider,provider_id,access_token,user_ref,name,email,phone,institution
-plaid,item-1,access-sandbox-TOKEN-ONE,u1,Ana Silva,ana@example.com,+15551234567,First Platypus Bank
-belvo,link-2,,u2,Bruno Costa,bruno@example.com,,Banco Azul
-cobalt,clinic_3,cobalt-TOKEN-THREE,u3,Dr Chen,chen@example.com,,https://emr.example.com
+const goodCSV = `provider,provider_id,access_token,user_ref,name,email,phone,institution,org_id
+plaid,item-1,access-sandbox-TOKEN-ONE,u1,Ana Silva,ana@example.com,+15551234567,First Platypus Bank,
+belvo,link-2,,u2,Bruno Costa,bruno@example.com,,Banco Azul,
+cobalt,clinic_3,cobalt-TOKEN-THREE,u3,Dr Chen,chen@example.com,,https://emr.example.com,org_main
 `
 
 func TestImportCSVThenLsInEveryFormat(t *testing.T) {

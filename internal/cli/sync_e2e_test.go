@@ -122,7 +122,8 @@ base_url = %q
 client_id = %q
 client_secret = %q
 base_url = %q
-`, pid, psecret, plaid.URL(), bid, bpw, belvo.URL(), cid, csecret, cobalt.URL()))
+org_id = %q
+`, pid, psecret, plaid.URL(), bid, bpw, belvo.URL(), cid, csecret, cobalt.URL(), cobalt.OrgID()))
 
 	if out, errs, code := c.run("", "import", c.file("reg.csv", reg.String())); code != 0 {
 		t.Fatalf("import: %s %s", out, errs)

@@ -191,7 +191,7 @@ func buildProviders(cfg config.Config) (map[string]provider.Provider, error) {
 	}
 	if cfg.CobaltOn() {
 		c, err := cobalt.New(cobalt.Config{BaseURL: cfg.Cobalt.BaseURL, ClientID: cfg.Cobalt.ClientID,
-			ClientSecret: cfg.Cobalt.ClientSecret, LinkURL: cfg.Cobalt.LinkURL})
+			ClientSecret: cfg.Cobalt.ClientSecret, LinkURL: cfg.Cobalt.LinkURL, OrgID: cfg.Cobalt.OrgID})
 		if err != nil {
 			return nil, fmt.Errorf("config %s: [cobalt]: %w", cfg.File, err)
 		}

@@ -2,58 +2,77 @@ package cobalt
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/relink/relink/health"
 	"github.com/relink/relink/provider"
 )
 
-// Check probes the access token with GET /v1/settings, the cheapest call
-// that needs it (COBALT.md §4.4). Success is Cobalt's clearing signal
-// (health.CobaltOK, as a poll); a 403 login_required maps by
-// health.CobaltHTTPSignal. On an error the *provider.Error is returned
-// together with an "api_error" observation of its signal, except a 404
-// (the token has no settings), which says nothing about the login and
-// carries no signal.
+// Check reads the connection's whole event history (GET /v1/webhook-events
+// with its access token) and returns what it says about the login:
+//
+//   - the newest access_token.login_required event, as an "event"
+//     observation with its EventID, so the store keeps it once and it
+//     changes nothing when a later completed Link session is recorded;
+//   - else, when every event read cleanly, "no problem reported"
+//     (health.CobaltQuiet as of the read, a "poll" observation), which makes
+//     an unchecked connection healthy but never clears a recorded
+//     login_required;
+//   - else (events it cannot read, none of them readable as a
+//     login_required) an error matching ErrUnreadableEvent and no signal:
+//     the connection is left as it is.
+//
+// It does not call GET /v1/settings: that answers with Cobalt-side settings
+// (visit types, timezone; 404 when there are none,
+// https://docs.usecobalt.com/api-reference/settings/get) and says nothing
+// about the EHR login, so a 200 there must never clear a login_required.
+// Warnings (password_change_warning) are left to Sync and the webhooks. A
+// refused call is returned as a *provider.Error together with an
+// "api_error" observation of its signal.
 func (c *Client) Check(ctx context.Context, conn provider.Conn) (provider.Observation, error) {
-	const call = "GET /v1/settings"
 	if conn.AccessToken == "" {
 		return provider.Observation{}, fmt.Errorf("cobalt: checking %s: no access token; import the connection with its access_token", conn.ProviderID)
 	}
-	r, err := c.send(ctx, http.MethodGet, c.endpoint("/v1/settings", nil), conn.AccessToken, nil)
+	var (
+		problem    *provider.Observation
+		unreadable []error
+	)
+	err := c.history(ctx, conn, time.Time{}, func(ev event, derr error, receivedAt time.Time) error {
+		switch {
+		case derr != nil:
+			if ev.Type == "" || isAccount(ev.Type) {
+				unreadable = append(unreadable, derr)
+			}
+		case ev.Type == "access_token.login_required":
+			if ev.Ref == "" {
+				ev.Ref = conn.ProviderID
+			}
+			if o := ev.observation("event", receivedAt); problem == nil || !o.Signal.ObservedAt.Before(problem.Signal.ObservedAt) {
+				problem = &o
+			}
+		}
+		return nil
+	})
 	var pe *provider.Error
+	if errors.As(err, &pe) {
+		obs := provider.Observation{ProviderID: conn.ProviderID, Kind: "api_error"}
+		if pe.Signal != nil {
+			obs.Signal = *pe.Signal
+		}
+		return obs, pe
+	}
 	switch {
 	case err != nil:
-		pe = c.transportFailure(call, err)
-	case r.Status == http.StatusOK:
-		var s struct {
-			Success *bool           `json:"success"`
-			Data    json.RawMessage `json:"data"`
-		}
-		if err := json.Unmarshal(r.Body, &s); err != nil {
-			pe = c.malformed(call, r.Status, fmt.Errorf("decoding the settings: %w", err))
-			break
-		}
-		if s.Success != nil && !*s.Success {
-			pe = c.malformed(call, r.Status, errors.New(`"success": false in a 200 answer`))
-			break
-		}
-		return provider.Observation{ProviderID: conn.ProviderID, Kind: "poll", Signal: okSignal(health.SourcePoll, c.now())}, nil
-	default:
-		pe = c.apiFailure(call, r, conn.AccessToken)
-		if r.Status == http.StatusNotFound {
-			pe.Signal = nil
-		}
+		return provider.Observation{}, err
+	case problem != nil:
+		return *problem, nil
+	case len(unreadable) > 0:
+		return provider.Observation{}, fmt.Errorf("cobalt: checking %s: the history holds %d event(s) relink cannot read, so it says nothing for sure (first: %w)",
+			conn.ProviderID, len(unreadable), unreadable[0])
 	}
-	obs := provider.Observation{ProviderID: conn.ProviderID, Kind: "api_error"}
-	if pe.Signal != nil {
-		obs.Signal = *pe.Signal
-	}
-	return obs, pe
+	return quiet(conn, c.now()), nil
 }
 
 // okSignal is health.CobaltOK; only a completed Link session (not a mere

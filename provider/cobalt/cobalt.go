@@ -1,8 +1,7 @@
 // Package cobalt is relink's client of Cobalt's EHR integration API
-// (COBALT.md): it mints Link tokens in update mode, probes an access token
-// with GET /v1/settings, reads each connection's event history
-// (GET /v1/webhook-events) and verifies and parses HMAC-signed webhooks,
-// turning all of them into health signals. Cobalt cannot list connections
+// (COBALT.md): it mints Link tokens in update mode, reads each connection's
+// event history (GET /v1/webhook-events) and verifies and parses HMAC-signed
+// webhooks, turning all of them into health signals. Cobalt cannot list connections
 // nor report their health directly; the registry supplies the access tokens.
 // Secrets (client secret, access tokens) never appear in its errors.
 package cobalt
@@ -32,6 +31,9 @@ type Config struct {
 	// link token, query-escaped). Default: Cobalt's hosted Link,
 	// https://link.usecobalt.com?token={{.Token}}.
 	LinkURL string
+	// OrgID is cobalt.org_id: Cobalt's org_id (our organization, e.g. the
+	// clinic) for a connection whose registry row names none. Optional.
+	OrgID   string
 	Timeout time.Duration // per HTTP attempt; default 15 s
 }
 

@@ -42,6 +42,12 @@ func (c *clock) now() time.Time {
 
 func newEnv(t *testing.T, legacy bool, mod func(*cobalt.Config)) *env {
 	t.Helper()
+	return newEnvWith(t, func(o *sandbox.CobaltOptions) { o.LegacyEvents = legacy }, mod)
+}
+
+// newEnvWith is newEnv with the emulator's options changed by emu.
+func newEnvWith(t *testing.T, emuOpts func(*sandbox.CobaltOptions), mod func(*cobalt.Config)) *env {
+	t.Helper()
 	e := &env{hooks: make(chan provider.Observation, 512), repaired: make(chan provider.Observation, 16)}
 	var secret string // known once the emulator runs
 	clk := &clock{t: time.Date(2025, 10, 21, 14, 30, 0, 0, time.UTC)}
@@ -53,6 +59,12 @@ func newEnv(t *testing.T, legacy bool, mod func(*cobalt.Config)) *env {
 				return
 			}
 			obs, err := parse(body, clk.now())
+			if errors.Is(err, cobalt.ErrUnreadableEvent) {
+				// Verified but unreadable: acknowledged, as relink serve
+				// must (Cobalt does not retry a 4xx).
+				out <- provider.Observation{Kind: "skipped", Skipped: err}
+				return
+			}
 			if err != nil {
 				http.Error(w, err.Error(), http.StatusBadRequest)
 				return
@@ -62,9 +74,13 @@ func newEnv(t *testing.T, legacy bool, mod func(*cobalt.Config)) *env {
 		t.Cleanup(s.Close)
 		return s
 	}
-	emu, err := sandbox.NewCobalt(sandbox.CobaltOptions{Now: clk.now, LegacyEvents: legacy,
+	opts := sandbox.CobaltOptions{Now: clk.now,
 		WebhookURL:    receiver(cobalt.ParseWebhook, e.hooks).URL,
-		OnRepairedURL: receiver(cobalt.ParseLinkResult, e.repaired).URL})
+		OnRepairedURL: receiver(cobalt.ParseLinkResult, e.repaired).URL}
+	if emuOpts != nil {
+		emuOpts(&opts)
+	}
+	emu, err := sandbox.NewCobalt(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,6 +114,18 @@ func (e *env) withTimeout(t *testing.T, d time.Duration) *cobalt.Client {
 	return c
 }
 
+// withConfig is another client of the emulator, its config changed by mod.
+func (e *env) withConfig(t *testing.T, mod func(*cobalt.Config)) *cobalt.Client {
+	t.Helper()
+	cfg := e.cfg
+	mod(&cfg)
+	c, err := cobalt.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // add registers a connection and returns what the registry would hold.
 func (e *env) add(t *testing.T, c sandbox.Connection) provider.Conn {
 	t.Helper()
@@ -105,7 +133,37 @@ func (e *env) add(t *testing.T, c sandbox.Connection) provider.Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return provider.Conn{ProviderID: c.ID, AccessToken: c.AccessToken, UserRef: c.UserRef}
+	return provider.Conn{ProviderID: c.ID, AccessToken: c.AccessToken, UserRef: c.UserRef, OrgID: e.emu.OrgID()}
+}
+
+// settings calls the emulator's GET /v1/settings with an access token and
+// returns the HTTP status.
+func (e *env) settings(accessToken string) (int, error) {
+	req, err := http.NewRequest(http.MethodGet, e.emu.URL()+"/v1/settings", nil)
+	if err != nil {
+		return 0, err
+	}
+	id, secret := e.emu.Credentials()
+	req.Header["client_id"] = []string{id}
+	req.Header["client_secret"] = []string{secret}
+	req.Header["access_token"] = []string{accessToken}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// only keeps the observations of one kind.
+func only(kind string, obs []provider.Observation) []provider.Observation {
+	var out []provider.Observation
+	for _, o := range obs {
+		if o.Kind == kind {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // providerError asserts err is a *provider.Error and that no secret leaks.

@@ -12,9 +12,15 @@ import (
 
 // UpdateLink mints a link token in update mode (POST /v1/link/token/create
 // with the connection's access_token) and fills it into LinkURL. user_id is
-// the connection's UserRef (its ProviderID when empty) and org_id its
-// ProviderID, the access_token_reference_id. The token works once, for
-// 30 minutes unless Cobalt says otherwise.
+// the connection's UserRef (its ProviderID when empty); org_id is its OrgID
+// (the registry's org_id column), else Config.OrgID (cobalt.org_id): Cobalt's
+// org_id is "the ID of the organization that this user belongs to in your
+// system. This is often a clinic or hospital"
+// (https://docs.usecobalt.com/docs/link/setup,
+// https://docs.usecobalt.com/api-reference/link/create-token), not the
+// per-connection access_token_reference_id. With neither it is an error,
+// and nothing is sent. The token works once, for 30 minutes unless Cobalt
+// says otherwise.
 func (c *Client) UpdateLink(ctx context.Context, conn provider.Conn) (provider.LinkToken, error) {
 	const call = "POST /v1/link/token/create"
 	if conn.AccessToken == "" {
@@ -27,7 +33,14 @@ func (c *Client) UpdateLink(ctx context.Context, conn provider.Conn) (provider.L
 	if user == "" {
 		return provider.LinkToken{}, errors.New("cobalt: minting a link token: no user or reference id")
 	}
-	body, err := json.Marshal(map[string]string{"user_id": user, "org_id": conn.ProviderID,
+	org := conn.OrgID
+	if org == "" {
+		org = c.cfg.OrgID
+	}
+	if org == "" {
+		return provider.LinkToken{}, fmt.Errorf("cobalt: minting a link token for %s: no org_id (Cobalt's id of our organization, e.g. the clinic); set cobalt.org_id, or import the registry with an org_id column", conn.ProviderID)
+	}
+	body, err := json.Marshal(map[string]string{"user_id": user, "org_id": org,
 		"access_token": conn.AccessToken})
 	if err != nil {
 		return provider.LinkToken{}, fmt.Errorf("cobalt: encoding the link token request: %w", err)

@@ -31,7 +31,7 @@ func TestUpdateLink(t *testing.T) {
 		t.Errorf("expires at %v, want 30 minutes from now", tok.ExpiresAt)
 	}
 
-	_, err = e.client.UpdateLink(t.Context(), provider.Conn{ProviderID: "x", AccessToken: "unknown-token"})
+	_, err = e.client.UpdateLink(t.Context(), provider.Conn{ProviderID: "x", AccessToken: "unknown-token", OrgID: e.emu.OrgID()})
 	pe := providerError(t, err, "unknown-token")
 	if pe.Status != 403 {
 		t.Errorf("unknown token: %+v", pe)
@@ -53,7 +53,7 @@ func TestUpdateLinkExpiryFromAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := c.UpdateLink(t.Context(), provider.Conn{ProviderID: "p", AccessToken: "a"})
+	tok, err := c.UpdateLink(t.Context(), provider.Conn{ProviderID: "p", AccessToken: "a", OrgID: "org_1"})
 	if err != nil || !tok.ExpiresAt.Equal(exp) || tok.URL != "https://link.usecobalt.com?token=lt_1" {
 		t.Errorf("%+v %v", tok, err)
 	}
@@ -107,8 +107,72 @@ func TestLinkPageEndToEnd(t *testing.T) {
 		done.Signal.Source != health.SourceLinkResult || !done.Signal.ClearWarning {
 		t.Errorf("repaired callback %+v", done)
 	}
+	// The history still holds the login_required from before the session:
+	// Check reports it, and over the recorded completed session it changes
+	// nothing; a later clean read only refreshes the healthy state.
+	h := health.Health{Category: health.Unknown}
+	for _, s := range []health.Signal{hook.Signal, done.Signal} {
+		h, _ = health.Apply(h, s)
+	}
 	obs, err := e.client.Check(t.Context(), conn)
-	if err != nil || obs.Signal.Category != health.Healthy {
-		t.Errorf("after Link: %+v %v", obs, err)
+	if err != nil || obs.EventID != hook.EventID {
+		t.Fatalf("after Link: %+v %v", obs, err)
+	}
+	if h, _ = health.Apply(h, obs.Signal); h.Category != health.Healthy || h.Warning != "" {
+		t.Errorf("after Link and a check: %+v", h)
+	}
+	all, _ := e.sync(t, "", conn)
+	for _, o := range all {
+		h, _ = health.Apply(h, o.Signal)
+	}
+	if h.Category != health.Healthy || h.Source != health.SourceHistory {
+		t.Errorf("after Link and a sync: %+v", h)
+	}
+}
+
+// Issue 14, point 2: org_id is our organization (the clinic), from the
+// registry row or cobalt.org_id, never the connection's
+// access_token_reference_id; user_id stays the user. The emulator knows the
+// organizations connections were linked under and refuses any other, as
+// today's code sent the reference id.
+func TestUpdateLinkNamesTheOrganization(t *testing.T) {
+	e := newEnv(t, false, func(c *cobalt.Config) { c.OrgID = "" })
+	east, err := e.emu.AddConnectionIn("org_east_clinic", sandbox.Connection{ID: "clinic_e1", UserRef: "dr_ada"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := provider.Conn{ProviderID: east.ID, AccessToken: east.AccessToken, UserRef: "dr_ada", OrgID: "org_east_clinic"}
+	if _, err := e.client.UpdateLink(t.Context(), row); err != nil {
+		t.Fatalf("a row with its org_id: %v", err)
+	}
+	if user, org := e.emu.LastLinkRequest(); user != "dr_ada" || org != "org_east_clinic" {
+		t.Errorf("user_id %q org_id %q, want dr_ada org_east_clinic", user, org)
+	}
+
+	// A row without org_id takes cobalt.org_id.
+	def := e.add(t, sandbox.Connection{ID: "clinic_d1", UserRef: "dr_bo"})
+	def.OrgID = ""
+	withDefault := e.withConfig(t, func(c *cobalt.Config) { c.OrgID = e.emu.OrgID() })
+	if _, err := withDefault.UpdateLink(t.Context(), def); err != nil {
+		t.Fatalf("a row without org_id, cobalt.org_id set: %v", err)
+	}
+	if user, org := e.emu.LastLinkRequest(); user != "dr_bo" || org != e.emu.OrgID() {
+		t.Errorf("user_id %q org_id %q, want dr_bo %s", user, org, e.emu.OrgID())
+	}
+	// The row's own org_id wins over the default.
+	if _, err := withDefault.UpdateLink(t.Context(), row); err != nil {
+		t.Fatal(err)
+	}
+	if _, org := e.emu.LastLinkRequest(); org != "org_east_clinic" {
+		t.Errorf("org_id %q, want the row's", org)
+	}
+
+	// Neither: a clear error, and nothing is sent.
+	_, err = e.client.UpdateLink(t.Context(), def)
+	if err == nil || !strings.Contains(err.Error(), "cobalt.org_id") || !strings.Contains(err.Error(), "org_id column") {
+		t.Errorf("no org_id anywhere: %v", err)
+	}
+	if _, org := e.emu.LastLinkRequest(); org != "org_east_clinic" {
+		t.Errorf("a request went out without an org_id: %s", org)
 	}
 }

@@ -48,13 +48,24 @@ func sign(body []byte, secret string) string {
 
 // ParseWebhook maps a webhook body (COBALT.md §6.1) to an observation:
 // EventID is the event id (the dedupe key), ObservedAt the event's created
-// time (any offset; a time more than 5 minutes after receivedAt is taken as
+// time (any ISO-8601 offset, padded or not; a time more than 5 minutes after
+// receivedAt, or an operation event's unreadable one, is taken as
 // receivedAt). Account events map by health.CobaltEventSignal; operation and
 // sync events become NoChange observations, so the receiver can acknowledge
-// and dedupe them alike. A body without id, type or created, or an account
-// event without access_token_reference_id, is an error.
+// and dedupe them alike.
+//
+// A body it cannot read (not JSON, no id or type, an account event without a
+// readable created time or access_token_reference_id) is an error matching
+// ErrUnreadableEvent. A receiver that has verified the signature must
+// acknowledge such an event (2xx) and log it, not refuse it: Cobalt retries
+// only 5xx, 429 and network errors, never another 4xx
+// (https://docs.usecobalt.com/docs/webhooks/receiving), so a refusal loses
+// the event for good.
 func ParseWebhook(body []byte, receivedAt time.Time) (provider.Observation, error) {
 	ev, err := decodeEvent(body)
+	if err == nil && ev.Ref == "" && isAccount(ev.Type) {
+		err = &unreadable{id: ev.ID, cause: errors.New("no access_token_reference_id")}
+	}
 	if err != nil {
 		return provider.Observation{}, fmt.Errorf("cobalt webhook: %w", err)
 	}

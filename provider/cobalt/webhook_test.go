@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -86,6 +87,12 @@ func TestParseWebhook(t *testing.T) {
 		"older shape": {`{"event_id":"e7","event_type":"access_token.login_required","created_at":"2025-10-21T14:30:00Z",
 			"access_token_reference_id":"c","data":{"message":"m"}}`,
 			health.LoginRequired, "", health.SetPrimary, time.Date(2025, 10, 21, 14, 30, 0, 0, time.UTC), "c"},
+		"Cobalt's unpadded offset": {`{"id":"e9","access_token_reference_id":"c","object":"event","created":"2025-10-21T07:30:00.000-7:00",
+			"type":"access_token.login_required","data":{}}`,
+			health.LoginRequired, "", health.SetPrimary, time.Date(2025, 10, 21, 14, 30, 0, 0, time.UTC), "c"},
+		"operation event, unreadable time": {`{"id":"e10","access_token_reference_id":"c","object":"event","created":"someday",
+			"type":"appointment.cancelled","data":{"id":"s13"}}`,
+			"", "", health.NoChange, received, "c"},
 		"created in the future": {`{"id":"e8","access_token_reference_id":"c","object":"event","created":"2030-01-01T00:00:00Z",
 			"type":"access_token.login_required","data":{}}`,
 			health.LoginRequired, "", health.SetPrimary, received, "c"},
@@ -115,9 +122,51 @@ func TestParseWebhookRejects(t *testing.T) {
 		"no reference id": `{"id":"e","type":"access_token.login_required","created":"2025-10-21T14:30:00Z","data":{}}`,
 		"id is a number":  `{"id":5,"type":"access_token.login_required","created":"2025-10-21T14:30:00Z","access_token_reference_id":"c"}`,
 		"data is text":    `{"id":"e","type":"access_token.login_required","created":"2025-10-21T14:30:00Z","access_token_reference_id":"c","data":"x"}`,
+		"array":           `[1,2]`,
+		"empty":           ``,
 	} {
-		if _, err := cobalt.ParseWebhook([]byte(body), time.Now()); err == nil {
-			t.Errorf("%s: accepted", name)
+		_, err := cobalt.ParseWebhook([]byte(body), time.Now())
+		if !errors.Is(err, cobalt.ErrUnreadableEvent) {
+			t.Errorf("%s: %v, want an error matching ErrUnreadableEvent", name, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: a multi-line error %q", name, err)
+		}
+	}
+}
+
+// Every ISO-8601 form Cobalt writes (and its close kin) reads, as the same
+// instant; what is not a time is still refused.
+func TestParseWebhookTimeForms(t *testing.T) {
+	want := time.Date(2024, 4, 5, 15, 0, 0, 0, time.UTC)
+	for _, created := range []string{
+		"2024-04-05T08:00:00.000-7:00", // docs.usecobalt.com/docs/webhooks/events
+		"2024-04-05T08:00:00.000-07:00",
+		"2024-04-05T08:00:00-0700",
+		"2024-04-05T08:00:00-07",
+		"2024-04-05T08:00:00-7",
+		"2024-04-05T15:00:00.000Z",
+		"2024-04-05T15:00:00Z",
+		"2024-04-05T15:00:00z",
+		"2024-04-05T15:00Z",
+		"2024-04-05 15:00:00Z",
+		"2024-04-05T15:00:00,000Z",
+		"2024-04-05T15:00:00.000000000Z",
+		"2024-04-05T15:00:00.000", // no zone: UTC
+		"2024-04-05T20:30:00+5:30",
+		"2024-04-05T20:30:00.000+05:30",
+	} {
+		body := `{"id":"e","type":"access_token.login_required","access_token_reference_id":"c","created":"` + created + `"}`
+		obs, err := cobalt.ParseWebhook([]byte(body), want.Add(time.Hour))
+		if err != nil || !obs.Signal.ObservedAt.Equal(want) {
+			t.Errorf("%s: %v %v", created, obs.Signal.ObservedAt, err)
+		}
+	}
+	for _, created := range []string{"2024-04-05", "2024-13-05T08:00:00Z", "2024-04-05T25:00:00Z", "2024-04-05T08:00:00-7:60",
+		"2024-04-05T08:00:00+19:00", "08:00:00", "2024-04-05T08:00:00 PDT", "1712329200"} {
+		body := `{"id":"e","type":"access_token.login_required","access_token_reference_id":"c","created":"` + created + `"}`
+		if _, err := cobalt.ParseWebhook([]byte(body), want); !errors.Is(err, cobalt.ErrUnreadableEvent) {
+			t.Errorf("%s: %v, want unreadable", created, err)
 		}
 	}
 }

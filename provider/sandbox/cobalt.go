@@ -11,7 +11,12 @@ import (
 // Cobalt emulator: POST /v1/link/token/create, GET and POST /v1/settings,
 // GET /v1/webhook-events, the hosted Link page at /link?token=…, and
 // HMAC-signed webhooks (COBALT.md). Every event is also kept in the event
-// history, whether or not it was delivered.
+// history, whether or not it was delivered. It answers as Cobalt's published
+// reference says where our notes differ: GET /v1/settings returns the
+// Cobalt-side settings, 200, whether or not the EHR login works; event
+// times can carry Cobalt's unpadded offsets; a history can hold an event
+// that is not what the reference documents (SendRawEvent); and a link token
+// names our organization (org_id), which must be one Cobalt knows.
 
 // CobaltOptions configures a Cobalt emulator. Zero values get defaults.
 type CobaltOptions struct {
@@ -30,8 +35,18 @@ type CobaltOptions struct {
 	// LegacyEvents makes /v1/webhook-events answer in the older field names
 	// (event_id, event_type, created_at, delivery_status, …).
 	LegacyEvents bool
-	Client       *http.Client // delivers webhooks; default 10 s timeout
-	Now          func() time.Time
+	// Zone, when set, writes event times (created, webhook-timestamp) in
+	// that zone with its UTC offset instead of "Z"; UnpaddedOffset then
+	// writes the offset's hour without a leading zero, as Cobalt's own event
+	// example does ("2024-04-05T08:00:00.000-7:00",
+	// https://docs.usecobalt.com/docs/webhooks/events).
+	Zone           *time.Location
+	UnpaddedOffset bool
+	// OrgID is the organization (Cobalt's org_id: ours, e.g. the clinic)
+	// AddConnection puts a connection in; default "org_sandbox".
+	OrgID  string
+	Client *http.Client // delivers webhooks; default 10 s timeout
+	Now    func() time.Time
 }
 
 // Cobalt is a stateful Cobalt API emulator on loopback.
@@ -47,11 +62,14 @@ type Cobalt struct {
 	byToken                 map[string]*cobaltConn
 	byRef                   map[string]*cobaltConn
 	links                   map[string]*cobaltLinkToken
+	orgs                    map[string]bool // organizations Cobalt knows
+	lastUser, lastOrg       string          // of the last link token minted
 	seq                     int
 }
 
 type cobaltConn struct {
 	ref, token, domain, userRef string
+	org                         string // the org_id it was linked under
 	broken                      bool
 	errorType, message          string
 	warned                      bool
@@ -70,6 +88,7 @@ type cobaltEvent struct {
 	created     time.Time
 	typ, jobID  string
 	data        map[string]any
+	raw         []byte // SendRawEvent: the event exactly as given
 	status      string // pending | success | failed
 	attempts    int
 	lastAttempt *time.Time
@@ -79,7 +98,6 @@ type cobaltEvent struct {
 const (
 	cobaltTokenTTL     = 30 * time.Minute
 	cobaltTimeLayout   = "2006-01-02T15:04:05.000Z07:00"
-	cobaltMsgLogin     = "Account link expired. Please go through the integration setup again."
 	cobaltMsgEventLock = "Your EHR login no longer works. Please reconnect your account to keep syncing."
 	cobaltMsgWarning   = "Your EHR will ask you to change your password soon. Please update it and reconnect."
 )
@@ -101,8 +119,11 @@ func NewCobalt(opts CobaltOptions) (*Cobalt, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.OrgID == "" {
+		opts.OrgID = "org_sandbox"
+	}
 	c := &Cobalt{Faults: &Faults{}, opts: opts, webhookURL: opts.WebhookURL, repairedURL: opts.OnRepairedURL, byToken: map[string]*cobaltConn{}, byRef: map[string]*cobaltConn{},
-		links: map[string]*cobaltLinkToken{}}
+		links: map[string]*cobaltLinkToken{}, orgs: map[string]bool{opts.OrgID: true}}
 
 	api := http.NewServeMux()
 	api.HandleFunc("POST /v1/link/token/create", c.handleLinkToken)
@@ -142,6 +163,17 @@ func (c *Cobalt) Credentials() (clientID, clientSecret string) {
 // WebhookSecret is the key events are signed with (cobalt.webhook_secret).
 func (c *Cobalt) WebhookSecret() string { return c.opts.WebhookSecret }
 
+// OrgID is the organization AddConnection puts connections in
+// (cobalt.org_id for a client of this emulator).
+func (c *Cobalt) OrgID() string { return c.opts.OrgID }
+
+// LastLinkRequest is the user_id and org_id of the last link token minted.
+func (c *Cobalt) LastLinkRequest() (userID, orgID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lastUser, c.lastOrg
+}
+
 // Close stops the emulator.
 func (c *Cobalt) Close() error { return c.srv.Close() }
 
@@ -160,13 +192,22 @@ func (c *Cobalt) SetOnRepairedURL(url string) {
 	c.mu.Unlock()
 }
 
-// AddConnection adds an access token. c.ID is its access_token_reference_id
-// (made up when empty), c.AccessToken the token (made up when empty),
-// c.Institution the emr_instance_domain, c.Code "login_required" for a broken
-// one (c.Reason its error_type, c.Message its message). A broken connection
-// gets its login_required event in the history, undelivered. It returns the
-// stored connection.
+// AddConnection adds an access token in the default organization (OrgID).
+// c.ID is its access_token_reference_id (made up when empty), c.AccessToken
+// the token (made up when empty), c.Institution the emr_instance_domain,
+// c.Code "login_required" for a broken one (c.Reason its error_type,
+// c.Message its message). A broken connection gets its login_required event
+// in the history, undelivered. It returns the stored connection.
 func (c *Cobalt) AddConnection(conn Connection) (Connection, error) {
+	return c.AddConnectionIn(c.opts.OrgID, conn)
+}
+
+// AddConnectionIn is AddConnection for a connection linked under org, which
+// Cobalt then knows as an organization.
+func (c *Cobalt) AddConnectionIn(org string, conn Connection) (Connection, error) {
+	if org == "" {
+		return conn, fmt.Errorf("sandbox: cobalt connection %s: no org_id", conn.ID)
+	}
 	if conn.ID == "" {
 		conn.ID = "ref_" + belvoHex(8)
 	}
@@ -189,8 +230,9 @@ func (c *Cobalt) AddConnection(conn Connection) (Connection, error) {
 	if _, dup := c.byToken[conn.AccessToken]; dup {
 		return conn, fmt.Errorf("sandbox: cobalt connection %s: access token already in use", conn.ID)
 	}
-	cc := &cobaltConn{ref: conn.ID, token: conn.AccessToken, domain: conn.Institution, userRef: conn.UserRef}
+	cc := &cobaltConn{ref: conn.ID, token: conn.AccessToken, domain: conn.Institution, userRef: conn.UserRef, org: org}
 	c.byRef[cc.ref], c.byToken[cc.token] = cc, cc
+	c.orgs[org] = true
 	if conn.Code == "login_required" {
 		cc.broken, cc.errorType, cc.message = true, conn.Reason, conn.Message
 		c.recordLocked(cc, "access_token.login_required", c.accountDataLocked(cc, conn.Message, conn.Reason, cobaltMsgEventLock))
@@ -276,6 +318,38 @@ func (c *Cobalt) SendEvent(id, typ string, data map[string]any) error {
 	c.mu.Unlock()
 	if err := c.deliver(ev); err != nil {
 		return fmt.Errorf("sandbox: cobalt event %s for %s: %w", typ, id, err)
+	}
+	return nil
+}
+
+// SendRawEvent records body, exactly as given, as the newest event of
+// connection id's history and delivers it, signed, to the webhook URL: an
+// event that is not what the reference documents (a time in a form nobody
+// expects, a missing field, a field of the wrong type), as a real history
+// may hold one. body must be JSON (any value), since the history embeds it
+// in its answer; for filtering it counts as created now, its type is its
+// "type" field if that is a string. A delivery failure is returned after the
+// event is recorded.
+func (c *Cobalt) SendRawEvent(id string, body []byte) error {
+	if !json.Valid(body) {
+		return fmt.Errorf("sandbox: raw cobalt event for %s: not JSON", id)
+	}
+	var probe struct {
+		Type any `json:"type"`
+	}
+	json.Unmarshal(body, &probe)
+	typ, _ := probe.Type.(string)
+	c.mu.Lock()
+	cc, ok := c.byRef[id]
+	if !ok {
+		c.mu.Unlock()
+		return fmt.Errorf("sandbox: raw cobalt event for %s: no such connection", id)
+	}
+	ev := c.recordLocked(cc, typ, nil)
+	ev.raw = append([]byte(nil), body...)
+	c.mu.Unlock()
+	if err := c.deliver(ev); err != nil {
+		return fmt.Errorf("sandbox: raw cobalt event for %s: %w", id, err)
 	}
 	return nil
 }

@@ -54,14 +54,20 @@ func (c *Cobalt) handleLinkToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req struct {
-		UserID      string `json:"user_id"`
-		OrgID       string `json:"org_id"`
-		AccessToken string `json:"access_token"`
+		UserID            string `json:"user_id"`
+		OrgID             string `json:"org_id"`
+		AccessToken       string `json:"access_token"`
+		EMRName           string `json:"emr_name"`
+		EMRInstanceDomain string `json:"emr_instance_domain"`
 	}
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
 		cobaltWriteError(w, http.StatusBadRequest, "validation_error", "Request body must be JSON")
 		return
 	}
+	// Both are required: user_id our end user, org_id "the organization
+	// from your system (e.g., clinic or hospital ID)"; emr_name and
+	// emr_instance_domain create an org_id Cobalt does not know yet
+	// (https://docs.usecobalt.com/api-reference/link/create-token).
 	if req.UserID == "" || req.OrgID == "" {
 		cobaltWriteError(w, http.StatusBadRequest, "validation_error", "user_id and org_id are required")
 		return
@@ -69,6 +75,19 @@ func (c *Cobalt) handleLinkToken(w http.ResponseWriter, r *http.Request) {
 	t := &cobaltLinkToken{expires: c.opts.Now().Add(cobaltTokenTTL)}
 	tok := "lt_" + belvoHex(16)
 	c.mu.Lock()
+	// What Cobalt does with an unknown org_id and no EMR details, or with an
+	// update-mode token for an access token of another organization, the
+	// reference does not say: the emulator refuses both (400), so a client
+	// that names the wrong organization is caught.
+	if !c.orgs[req.OrgID] {
+		if req.EMRName == "" || req.EMRInstanceDomain == "" {
+			c.mu.Unlock()
+			cobaltWriteError(w, http.StatusBadRequest, "validation_error",
+				"org_id is not an organization Cobalt knows; pass emr_name and emr_instance_domain to create it")
+			return
+		}
+		c.orgs[req.OrgID] = true
+	}
 	if req.AccessToken != "" {
 		cc, ok := c.byToken[req.AccessToken]
 		if !ok {
@@ -76,8 +95,15 @@ func (c *Cobalt) handleLinkToken(w http.ResponseWriter, r *http.Request) {
 			cobaltWriteError(w, http.StatusForbidden, "invalid_access_token", "Invalid access token")
 			return
 		}
+		if cc.org != req.OrgID {
+			c.mu.Unlock()
+			cobaltWriteError(w, http.StatusBadRequest, "validation_error",
+				"access_token belongs to another organization than org_id")
+			return
+		}
 		t.ref = cc.ref
 	}
+	c.lastUser, c.lastOrg = req.UserID, req.OrgID
 	now := c.opts.Now()
 	for k, old := range c.links {
 		if old.used || now.After(old.expires) {
@@ -94,13 +120,12 @@ func (c *Cobalt) handleSettings(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	// The settings are Cobalt's, not the EHR's: they answer 200 whether or
+	// not the stored EHR login works (a broken one is reported by account
+	// events, https://docs.usecobalt.com/docs/webhooks/account-events).
 	c.mu.Lock()
-	broken, ref := cc.broken, cc.ref
+	ref := cc.ref
 	c.mu.Unlock()
-	if broken {
-		cobaltWriteError(w, http.StatusForbidden, "login_required", cobaltMsgLogin)
-		return
-	}
 	cobaltWriteJSON(w, http.StatusOK, map[string]any{"success": true, "data": map[string]any{
 		"access_token_reference_id": ref,
 		"visit_types":               []map[string]string{{"code": "FU", "description": "Follow-up"}},
@@ -196,7 +221,7 @@ func (c *Cobalt) handleEvents(w http.ResponseWriter, r *http.Request) {
 	pages := max((total+size-1)/size, 1)
 	start := min((page-1)*size, total)
 	end := min(start+size, total)
-	out := make([]map[string]any, 0, end-start)
+	out := make([]any, 0, end-start)
 	for _, ev := range match[start:end] {
 		out = append(out, c.historyJSON(ev))
 	}
@@ -207,16 +232,20 @@ func (c *Cobalt) handleEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 // historyJSON renders one event of /v1/webhook-events, in the current or the
-// older shape (COBALT.md §4.5). Callers hold c.mu.
-func (c *Cobalt) historyJSON(ev *cobaltEvent) map[string]any {
+// older shape (COBALT.md §4.5), or as it was given to SendRawEvent. Callers
+// hold c.mu.
+func (c *Cobalt) historyJSON(ev *cobaltEvent) any {
+	if ev.raw != nil {
+		return json.RawMessage(ev.raw)
+	}
 	var job, last any
 	if ev.jobID != "" {
 		job = ev.jobID
 	}
 	if ev.lastAttempt != nil {
-		last = ev.lastAttempt.Format(cobaltTimeLayout)
+		last = c.timeText(*ev.lastAttempt)
 	}
-	created := ev.created.Format(cobaltTimeLayout)
+	created := c.timeText(ev.created)
 	if c.opts.LegacyEvents {
 		return map[string]any{"event_id": ev.id, "event_type": ev.typ, "webhook_url": c.webhookURL,
 			"delivery_status": ev.status, "data": ev.data, "created_at": created, "job_id": job,

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // SignWebhook returns the Cobalt-Verification header for body: the
@@ -41,14 +42,37 @@ func (c *Cobalt) recordLocked(cc *cobaltConn, typ string, data map[string]any) *
 	return ev
 }
 
-// payload is the webhook body of ev (COBALT.md §6.1).
-func (ev *cobaltEvent) payload() map[string]any {
+// payload is the webhook body of ev (COBALT.md §6.1), or the raw body of
+// one SendRawEvent recorded.
+func (c *Cobalt) payload(ev *cobaltEvent) ([]byte, error) {
+	if ev.raw != nil {
+		return ev.raw, nil
+	}
 	m := map[string]any{"id": ev.id, "access_token_reference_id": ev.ref, "object": "event",
-		"created": ev.created.Format(cobaltTimeLayout), "type": ev.typ, "data": ev.data}
+		"created": c.timeText(ev.created), "type": ev.typ, "data": ev.data}
 	if ev.jobID != "" {
 		m["job_id"] = ev.jobID
 	}
-	return m
+	return json.Marshal(m)
+}
+
+// timeText writes an event time as the emulator is configured to: UTC with
+// "Z" by default, else in Zone with its offset, unpadded when asked
+// ("…T08:00:00.000-7:00").
+func (c *Cobalt) timeText(t time.Time) string {
+	if c.opts.Zone == nil {
+		return t.UTC().Format(cobaltTimeLayout)
+	}
+	t = t.In(c.opts.Zone)
+	if !c.opts.UnpaddedOffset {
+		return t.Format("2006-01-02T15:04:05.000-07:00")
+	}
+	_, off := t.Zone()
+	sign := "+"
+	if off < 0 {
+		sign, off = "-", -off
+	}
+	return t.Format("2006-01-02T15:04:05.000") + fmt.Sprintf("%s%d:%02d", sign, off/3600, off%3600/60)
 }
 
 // deliver POSTs ev to the webhook URL and records the outcome.
@@ -59,13 +83,13 @@ func (c *Cobalt) deliver(ev *cobaltEvent) error {
 	if target == "" {
 		return nil
 	}
-	body, err := json.Marshal(ev.payload())
+	body, err := c.payload(ev)
 	if err != nil {
 		return fmt.Errorf("encoding the event: %w", err)
 	}
 	h := c.signedHeader(body)
 	h.Set("webhook-id", ev.id)
-	h.Set("webhook-timestamp", ev.created.Format(cobaltTimeLayout))
+	h.Set("webhook-timestamp", c.timeText(ev.created))
 	attempts, status, err := hookDeliver(c.opts.Client, target, body, h)
 	now := c.opts.Now().UTC()
 	c.mu.Lock()

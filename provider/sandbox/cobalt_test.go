@@ -126,9 +126,17 @@ func TestCobaltSettingsAndLoginRequired(t *testing.T) {
 			t.Errorf("data.%s: %s, want %s", k, got, want)
 		}
 	}
+	// The settings are Cobalt's own and say nothing of the EHR login: a
+	// token whose history holds login_required still reads them (200).
 	c.Break("clinic_1", "login_required", "")
 	status, m = cobaltCall(t, c, "GET", "/v1/settings", conn.AccessToken, "")
-	wantCobaltError(t, status, m, 403, "login_required")
+	if status != 200 || m["success"] != true || !cobaltBroken(c, "clinic_1") {
+		t.Errorf("settings of a broken login: %d %v", status, m)
+	}
+	_, m = cobaltCall(t, c, "GET", "/v1/webhook-events", conn.AccessToken, "")
+	if evs, _ := m["webhook_events"].([]any); len(evs) != 1 || evs[0].(map[string]any)["type"] != "access_token.login_required" {
+		t.Errorf("history of a broken login: %v", m)
+	}
 
 	status, m = cobaltCall(t, c, "POST", "/v1/settings", conn.AccessToken, `{"access_token_reference_id":"clinic_9"}`)
 	data, _ = m["data"].(map[string]any)
@@ -161,14 +169,76 @@ func TestCobaltLinkToken(t *testing.T) {
 	c, _, _ := newCobaltEmu(t, false)
 	conn, _ := c.AddConnection(sandbox.Connection{ID: "clinic_1"})
 	status, m := cobaltCall(t, c, "POST", "/v1/link/token/create", "",
-		`{"user_id":"user_1","org_id":"clinic_1","access_token":"`+conn.AccessToken+`"}`)
+		`{"user_id":"user_1","org_id":"`+c.OrgID()+`","access_token":"`+conn.AccessToken+`"}`)
 	if tok, _ := m["token"].(string); status != 200 || m["success"] != true || !strings.HasPrefix(tok, "lt_") {
 		t.Errorf("link token: %d %v", status, m)
 	}
-	status, m = cobaltCall(t, c, "POST", "/v1/link/token/create", "", `{"org_id":"clinic_1"}`)
+	if u, o := c.LastLinkRequest(); u != "user_1" || o != c.OrgID() {
+		t.Errorf("last request: %s %s", u, o)
+	}
+	status, m = cobaltCall(t, c, "POST", "/v1/link/token/create", "", `{"org_id":"`+c.OrgID()+`"}`)
 	wantCobaltError(t, status, m, 400, "validation_error")
-	status, m = cobaltCall(t, c, "POST", "/v1/link/token/create", "", `{"user_id":"u","org_id":"o","access_token":"nope"}`)
+	status, m = cobaltCall(t, c, "POST", "/v1/link/token/create", "", `{"user_id":"u","org_id":"`+c.OrgID()+`","access_token":"nope"}`)
 	wantCobaltError(t, status, m, 403, "invalid_access_token")
+
+	// org_id is our organization: the connection's reference id is not one.
+	status, m = cobaltCall(t, c, "POST", "/v1/link/token/create", "",
+		`{"user_id":"user_1","org_id":"clinic_1","access_token":"`+conn.AccessToken+`"}`)
+	wantCobaltError(t, status, m, 400, "validation_error")
+	// A new organization comes with its EMR; a connection of one
+	// organization is not updated under another.
+	status, m = cobaltCall(t, c, "POST", "/v1/link/token/create", "",
+		`{"user_id":"u2","org_id":"org_new","emr_name":"eClinicalWorks","emr_instance_domain":"https://ehr.new.test"}`)
+	if status != 200 {
+		t.Errorf("new organization: %d %v", status, m)
+	}
+	status, m = cobaltCall(t, c, "POST", "/v1/link/token/create", "",
+		`{"user_id":"user_1","org_id":"org_new","access_token":"`+conn.AccessToken+`"}`)
+	wantCobaltError(t, status, m, 400, "validation_error")
+	other, _ := c.AddConnectionIn("org_east", sandbox.Connection{ID: "clinic_e"})
+	status, _ = cobaltCall(t, c, "POST", "/v1/link/token/create", "",
+		`{"user_id":"u3","org_id":"org_east","access_token":"`+other.AccessToken+`"}`)
+	if status != 200 {
+		t.Errorf("connection of another organization, under its own: %d", status)
+	}
+}
+
+// Event times as Cobalt writes them: an offset, unpadded on request; and a
+// history can hold an event the reference does not describe.
+func TestCobaltEventTimesAndRawEvents(t *testing.T) {
+	hooks := make(chan cobaltHook, 8)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, _ := io.ReadAll(r.Body)
+		hooks <- cobaltHook{header: r.Header, raw: raw}
+	}))
+	defer recv.Close()
+	c, err := sandbox.NewCobalt(sandbox.CobaltOptions{WebhookURL: recv.URL, Zone: time.FixedZone("PDT", -7*3600),
+		UnpaddedOffset: true, Now: func() time.Time { return time.Date(2024, 4, 5, 15, 0, 0, 0, time.UTC) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	conn, _ := c.AddConnection(sandbox.Connection{ID: "clinic_1"})
+	c.Break("clinic_1", "login_required", "")
+	h := <-hooks
+	if !bytes.Contains(h.raw, []byte(`"created":"2024-04-05T08:00:00.000-7:00"`)) || h.header.Get("webhook-timestamp") != "2024-04-05T08:00:00.000-7:00" {
+		t.Errorf("unpadded offset: %s %v", h.raw, h.header)
+	}
+	bad := `{"id":"evt_bad","object":"event","type":"access_token.login_required","created":"yesterday"}`
+	if err := c.SendRawEvent("clinic_1", []byte(bad)); err != nil {
+		t.Fatal(err)
+	}
+	if h := <-hooks; string(h.raw) != bad || h.header.Get("Cobalt-Verification") != cobaltHMAC(c.WebhookSecret(), h.raw) {
+		t.Errorf("raw delivery %s %v", h.raw, h.header)
+	}
+	_, m := cobaltCall(t, c, "GET", "/v1/webhook-events?sort=created_at", conn.AccessToken, "")
+	evs, _ := m["webhook_events"].([]any)
+	if len(evs) != 2 || evs[0].(map[string]any)["created"] != "2024-04-05T08:00:00.000-7:00" || evs[1].(map[string]any)["created"] != "yesterday" {
+		t.Errorf("history %v", m)
+	}
+	if err := c.SendRawEvent("clinic_1", []byte(`{"id":`)); err == nil {
+		t.Error("a raw event that is not JSON was accepted")
+	}
 }
 
 func TestCobaltWebhooksAndHistory(t *testing.T) {
@@ -291,7 +361,7 @@ func TestCobaltLinkPage(t *testing.T) {
 	conn, _ := c.AddConnection(sandbox.Connection{ID: "clinic_3", Institution: "https://ehr.acme.test"})
 	c.Break("clinic_3", "login_required", "Please reconnect your EHR.")
 	_, m := cobaltCall(t, c, "POST", "/v1/link/token/create", "",
-		`{"user_id":"u3","org_id":"clinic_3","access_token":"`+conn.AccessToken+`"}`)
+		`{"user_id":"u3","org_id":"`+c.OrgID()+`","access_token":"`+conn.AccessToken+`"}`)
 	page := strings.Replace(c.LinkURL(), "{{.Token}}", m["token"].(string), 1)
 
 	resp, err := http.Get(page)
