@@ -33,11 +33,13 @@ const testPublicURL = "https://relink.example.com"
 // real SMTP mailbox on loopback.
 func testReminders(t testing.TB, st *store.Store, now func() time.Time) (*backend.Reminders, *sandbox.Mailbox) {
 	t.Helper()
-	return testRemindersWith(t, st, now, sandbox.MailboxOptions{})
+	return testRemindersWith(t, st, now, sandbox.MailboxOptions{}, nil)
 }
 
-// testRemindersWith are testReminders with their mailbox's options.
-func testRemindersWith(t testing.TB, st *store.Store, now func() time.Time, mo sandbox.MailboxOptions) (*backend.Reminders, *sandbox.Mailbox) {
+// testRemindersWith are testReminders with their mailbox's options, and
+// tune (when not nil) changing their options.
+func testRemindersWith(t testing.TB, st *store.Store, now func() time.Time, mo sandbox.MailboxOptions,
+	tune func(*backend.RemindOptions)) (*backend.Reminders, *sandbox.Mailbox) {
 	t.Helper()
 	emu, err := sandbox.NewPlaid(sandbox.PlaidOptions{PerItemPerMinute: -1})
 	if err != nil {
@@ -69,8 +71,12 @@ func testRemindersWith(t testing.TB, st *store.Store, now func() time.Time, mo s
 	if err != nil {
 		t.Fatal(err)
 	}
-	rem, err := backend.NewReminders(d, backend.RemindOptions{Templates: tpl, Channels: map[string]remind.Channel{remind.Email: email},
-		Cooldown: 24 * time.Hour, Backoff: remind.Backoff{Base: 5 * time.Millisecond, Max: 20 * time.Millisecond, MaxAttempts: 3}})
+	ro := backend.RemindOptions{Templates: tpl, Channels: map[string]remind.Channel{remind.Email: email},
+		Cooldown: 24 * time.Hour, Backoff: remind.Backoff{Base: 5 * time.Millisecond, Max: 20 * time.Millisecond, MaxAttempts: 3}}
+	if tune != nil {
+		tune(&ro)
+	}
+	rem, err := backend.NewReminders(d, ro)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +286,11 @@ func TestRemindSendsWhatAKilledRunLeft(t *testing.T) {
 			held <- struct{}{}
 			<-release
 			return fmt.Errorf("refused: its sender is gone")
-		}})
+		}}, func(o *backend.RemindOptions) {
+		// One message at a time, and that one never finishes: like a killed
+		// run, this one claims nothing more.
+		o.Limits = map[string]remind.Limit{remind.Email: {Concurrency: 1, PerSecond: 100}}
+	})
 	plan, err := stuck.PlanReminders(context.Background(), []string{ref}, remind.Email)
 	if err != nil || len(plan.Messages) != 1 {
 		t.Fatalf("plan %+v, %v", plan, err)
@@ -288,7 +298,7 @@ func TestRemindSendsWhatAKilledRunLeft(t *testing.T) {
 	sent := make(chan error, 1)
 	go func() { _, err := stuck.SendReminders(context.Background(), plan, nil); sent <- err }()
 	t.Cleanup(func() { close(release); <-sent }) // before the store and mailboxes close
-	<-held // the message is being sent, and its run will never finish it
+	<-held                                       // the message is being sent, and its run will never finish it
 	if n := outbox(t, st); n["sending"] != 1 {
 		t.Fatalf("outbox %v, want one message being sent", n)
 	}
