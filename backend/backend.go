@@ -37,6 +37,10 @@ type Backend struct {
 	Tickets   *ticket.Signer
 	PublicURL string
 	LinkTTL   time.Duration
+	// Clicks keeps a burst of clicks on one durable link from minting a
+	// provider token each (NewClickGuard); every Backend of a process
+	// shares one. Nil: every click mints.
+	Clicks *ClickGuard
 }
 
 // As returns a copy of d that acts as operator: the same store, providers,

@@ -9,7 +9,7 @@ import (
 // The remembered tokens and the limiters stay bounded, dropping what has
 // ended first.
 func TestClickGuardIsBounded(t *testing.T) {
-	var g clickGuard
+	var g ClickGuard
 	now := time.Now()
 	for i := range maxReused + 100 {
 		g.remember(clickKey{"db", fmt.Sprint(i)}, "https://provider.example/x", now, now.Add(time.Duration(i+60)*time.Minute))

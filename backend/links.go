@@ -193,7 +193,7 @@ func (d *Backend) Redeem(ctx context.Context, token string) (Redemption, error) 
 	}
 	key := clickKey{db: d.Store.Path(), id: t.ID}
 	if l.RevokedAt != nil {
-		clicks.forget(key)
+		d.clicks().forget(key)
 		_ = d.Store.RecordClick(ctx, l.ID, "refused, revoked")
 		return Redemption{Outcome: RevokedTicket, Connection: t.Conn, Reason: "This reconnect link was withdrawn. Ask support for a new one."}, nil
 	}
@@ -202,7 +202,7 @@ func (d *Backend) Redeem(ctx context.Context, token string) (Redemption, error) 
 		return Redemption{Connection: t.Conn}, err
 	}
 	if cur.Health.Category == health.Healthy && cur.Health.Warning == health.NoWarning {
-		clicks.forget(key)
+		d.clicks().forget(key)
 		_ = d.Store.RecordClick(ctx, l.ID, "nothing to do, connection healthy")
 		return Redemption{Outcome: NothingToDo, Connection: t.Conn}, nil
 	}
@@ -256,22 +256,32 @@ const (
 	mintTimeout = 30 * time.Second
 )
 
-// clicks is the process's guard. It is keyed by database: tickets and
-// connections belong to a cache, so every Backend on one cache shares
-// them, and Backends on different caches (tests, the demo) do not.
-var clicks clickGuard
-
 // clickKey names a ticket, or a connection (id is then its ref), of one cache.
 type clickKey struct{ db, id string }
 
-// clickGuard holds the remembered tokens and the mint limiters. Its zero
-// value is ready.
-type clickGuard struct {
+// ClickGuard holds the provider pages minted for durable-link clicks (in
+// memory only: they hold live tokens) and the per-connection mint
+// limiters. One process makes one (NewClickGuard) and gives it to every
+// Backend on its cache, so that every SSH session and serve's /r/ share
+// it; a Backend without one mints on every click.
+type ClickGuard struct {
 	flight singleflight.Group // by db and ticket id
 
 	mu       sync.Mutex
 	tokens   map[clickKey]reusable      // by ticket
 	limiters map[clickKey]*rate.Limiter // by connection
+}
+
+// NewClickGuard makes the guard of one process's cache.
+func NewClickGuard() *ClickGuard { return &ClickGuard{} }
+
+// clicks is the Backend's guard, or one of this call's own (nothing
+// reused, nothing limited) for a Backend given none.
+func (d *Backend) clicks() *ClickGuard {
+	if d.Clicks != nil {
+		return d.Clicks
+	}
+	return &ClickGuard{}
 }
 
 // reusable is a minted provider page a ticket's clicks are sent to.
@@ -285,7 +295,7 @@ type reusable struct {
 var errTooManyMints = errors.New("too many update-mode tokens minted for this connection in the last minute")
 
 // cached returns the page remembered for a ticket, if it is still worth reusing.
-func (g *clickGuard) cached(k clickKey, now time.Time) (reusable, bool) {
+func (g *ClickGuard) cached(k clickKey, now time.Time) (reusable, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	r, ok := g.tokens[k]
@@ -298,7 +308,7 @@ func (g *clickGuard) cached(k clickKey, now time.Time) (reusable, bool) {
 
 // remember keeps the page minted for a ticket until it is too close to
 // expiring to hand out.
-func (g *clickGuard) remember(k clickKey, url string, now, expires time.Time) reusable {
+func (g *ClickGuard) remember(k clickKey, url string, now, expires time.Time) reusable {
 	margin := min(reuseMargin, expires.Sub(now)/2)
 	r := reusable{url: url, minted: now, until: expires.Add(-margin)}
 	if !now.Before(r.until) {
@@ -331,7 +341,7 @@ func (g *clickGuard) remember(k clickKey, url string, now, expires time.Time) re
 }
 
 // forget drops the page remembered for a ticket (revoked, or nothing to do).
-func (g *clickGuard) forget(k clickKey) {
+func (g *ClickGuard) forget(k clickKey) {
 	g.mu.Lock()
 	delete(g.tokens, k)
 	g.mu.Unlock()
@@ -339,7 +349,7 @@ func (g *clickGuard) forget(k clickKey) {
 
 // allowMint takes one mint from a connection's budget, reporting whether
 // there was one.
-func (g *clickGuard) allowMint(conn clickKey, now time.Time) bool {
+func (g *ClickGuard) allowMint(conn clickKey, now time.Time) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.limiters == nil {
@@ -375,6 +385,7 @@ type clickResult struct {
 // connection ref: the one remembered for k, or one minted now, once for
 // all the clicks waiting on k, within the connection's mint budget.
 func (d *Backend) providerPage(ctx context.Context, k clickKey, ref string) (clickResult, error) {
+	clicks := d.clicks()
 	if r, ok := clicks.cached(k, d.now()); ok {
 		return clickResult{page: r}, nil
 	}

@@ -95,7 +95,7 @@ func newLinkWorld(t *testing.T) *linkWorld {
 		t.Fatal(err)
 	}
 	w.desk = &backend.Backend{Store: w.st, Providers: map[string]provider.Provider{"plaid": pc}, Operator: "dana", Now: clock,
-		Tickets: signer, PublicURL: "https://relink.example.com/", LinkTTL: 48 * time.Hour}
+		Tickets: signer, PublicURL: "https://relink.example.com/", LinkTTL: 48 * time.Hour, Clicks: backend.NewClickGuard()}
 	if _, err := w.desk.Sync(ctx, nil, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -116,7 +116,7 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 		return nil, err
 	}
 	e.Backend = &backend.Backend{Store: e.Store, Providers: e.Providers, Operator: opts.Operator, Now: opts.Now,
-		Tickets: signer, PublicURL: e.WebhookBase, LinkTTL: 168 * time.Hour}
+		Tickets: signer, PublicURL: e.WebhookBase, LinkTTL: 168 * time.Hour, Clicks: backend.NewClickGuard()}
 	if opts.Handler == nil {
 		return nil, errors.New("demo: no server handler given")
 	}

@@ -88,7 +88,7 @@ func newLinkEnv(t *testing.T) *linkEnv {
 		t.Fatal(err)
 	}
 	e.desk = &backend.Backend{Store: e.st, Providers: map[string]provider.Provider{"plaid": pc}, Operator: "dana",
-		Tickets: signer, PublicURL: "https://relink.example.com"}
+		Tickets: signer, PublicURL: "https://relink.example.com", Clicks: backend.NewClickGuard()}
 	if _, err := e.desk.Sync(ctx, nil, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -118,7 +118,7 @@ func (a *app) open(ctx context.Context) (*env, error) {
 		return nil, err
 	}
 	b := &backend.Backend{Store: st, Providers: provs, Operator: cfg.Operator, Now: time.Now,
-		Tickets: signer, PublicURL: cfg.Serve.PublicURL, LinkTTL: cfg.Serve.LinkTTL.Duration}
+		Tickets: signer, PublicURL: cfg.Serve.PublicURL, LinkTTL: cfg.Serve.LinkTTL.Duration, Clicks: backend.NewClickGuard()}
 	return &env{cfg: cfg, st: st, backend: b, close: st.Close}, nil
 }
 
