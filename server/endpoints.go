@@ -44,12 +44,14 @@ func (s *Server) plaidEndpoint() *endpoint {
 			if plaidRefused(err) {
 				return "", &rejection{http.StatusUnauthorized, err.Error()}
 			}
+			if errors.Is(err, plaid.ErrLookupBudget) { // maybe genuine, with a key Plaid just rotated in
+				// A flood of made-up kids lands here: the refusal's own
+				// Warn line is enough, not an Error line per request.
+				return "", &rejection{http.StatusServiceUnavailable, "too many unknown signing keys to ask Plaid about now; retry later"}
+			}
 			// The caller is not authenticated: the key lookup's error
 			// (plaid.base_url, the dial error) goes to the log only.
 			s.log.Error("plaid webhook: could not look up its verification key", "kid", kid, "error", err)
-			if errors.Is(err, plaid.ErrLookupBudget) { // maybe genuine, with a key Plaid just rotated in
-				return "", &rejection{http.StatusServiceUnavailable, "too many unknown signing keys to ask Plaid about now; retry later"}
-			}
 			return "", &rejection{http.StatusServiceUnavailable, "could not verify the webhook right now; retry later"}
 		}
 		return "es256 kid=" + kid, nil
