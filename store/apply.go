@@ -19,7 +19,7 @@ type Observation struct {
 	EventID     string // provider's event id: stored once; "" for polls
 	Kind        string // webhook | event | poll | api_error | link_result
 	Signal      health.Signal
-	Raw         []byte // the payload as received; no secrets
+	Raw         []byte // the payload as received; fields named like tokens are dropped before it is stored
 	Verified    string // how a webhook was verified, e.g. "es256 kid=…"
 	ReceivedAt  time.Time
 	// Register creates the connection when the registry does not have it
@@ -258,7 +258,7 @@ func insertEvent(ctx context.Context, tx txn, conn sql.NullInt64, o Observation,
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (provider, event_id) WHERE event_id IS NOT NULL DO NOTHING`,
 		conn, o.Provider, o.ProviderID, eventID, o.Kind, cat, o.Signal.ProviderCode, o.Signal.ProviderReason,
-		summarize(o.Signal, ch), o.Verified, string(sig), o.Raw, msv(nonZero(o.Signal.ObservedAt, o.ReceivedAt)), msv(o.ReceivedAt))
+		summarize(o.Signal, ch), o.Verified, string(sig), scrubRaw(o.Raw), msv(nonZero(o.Signal.ObservedAt, o.ReceivedAt)), msv(o.ReceivedAt))
 	if err != nil {
 		return false, fmt.Errorf("recording event: %w", err)
 	}

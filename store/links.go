@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 )
 
@@ -28,22 +29,43 @@ type Link struct {
 	ID           int64
 	ConnectionID int64
 	Kind         LinkKind
-	URL          string
-	Ticket       string
-	TokenHash    string // provider.TokenHash of the minted token, if any
-	ExpiresAt    *time.Time
-	CreatedAt    time.Time
-	Operator     string
-	RevokedAt    *time.Time
-	Clicks       int
+	// URL is, for a durable link, its whole serve.public_url/r/{ticket}
+	// address. A direct link's URL carries a live provider token, which is
+	// never stored: AddLink keeps only the page's origin (scheme://host, e.g.
+	// https://hosted.plaid.com), so a stored direct link cannot be opened
+	// again (see Reusable) and Links returns that origin.
+	URL       string
+	Ticket    string
+	TokenHash string // provider.TokenHash of the minted token, if any
+	ExpiresAt *time.Time
+	CreatedAt time.Time
+	Operator  string
+	RevokedAt *time.Time
+	Clicks    int
+}
+
+// Reusable reports whether URL still leads to the update page: true for a
+// durable link; a stored direct link holds only its page's origin.
+func (l Link) Reusable() bool { return l.Kind == LinkDurable && l.URL != "" }
+
+// Host is the host of the link's page (hosted.plaid.com, widget.belvo.io,
+// relink serve's host for a durable link); "" if URL has none.
+func (l Link) Host() string {
+	u, err := url.Parse(l.URL)
+	if err != nil {
+		return ""
+	}
+	return u.Host
 }
 
 // AddLink records a minted link, with a history entry and an audit line, in
-// one transaction.
+// one transaction. A direct link's URL is reduced to its origin first: the
+// provider token in it is not kept (TokenHash is, for webhooks naming it).
 func (s *Store) AddLink(ctx context.Context, l Link) (int64, error) {
 	if l.CreatedAt.IsZero() {
 		l.CreatedAt = s.now()
 	}
+	l.URL = storedURL(l.Kind, l.URL)
 	var id int64
 	err := s.inTx(ctx, "recording a link", func(tx *sql.Tx) error {
 		var ticket, tokenHash any

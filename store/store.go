@@ -55,15 +55,21 @@ type Options struct {
 }
 
 // Open opens (creating if needed) the cache at path and brings its schema up
-// to date.
+// to date. The database and its -wal and -shm are private (mode 600): a new
+// one is created so, an existing one others can read is tightened (see
+// privateFile). A database or folder this user cannot write is reported as
+// such, with what to do.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("store: no database path given (use --db or RELINK_DB)")
 	}
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("store: creating %s: %w", dir, err)
+			return nil, fmt.Errorf("store: creating the folder %s for the database: %w; create it, or point --db or RELINK_DB elsewhere", dir, err)
 		}
+	}
+	if err := privateFile(path); err != nil {
+		return nil, err
 	}
 	q := url.Values{}
 	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(FULL)", "temp_store(MEMORY)", "cache_size(-65536)"} {
@@ -83,7 +89,15 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
-		return nil, err
+		return nil, explainOpen(path, err)
+	}
+	for _, sfx := range sidecars {
+		// SQLite gives them the database's mode; one left by another
+		// program may differ.
+		if err := tighten(path + sfx); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -104,6 +118,12 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 type migration struct {
 	version int
 	name    string
+}
+
+// goSteps are migrations with work SQL alone cannot do, run after their
+// file's SQL in the same transaction. Each must be idempotent.
+var goSteps = map[int]func(context.Context, *sql.Tx) error{
+	5: redactTokensAtRest, // 0005_tokens_at_rest.sql
 }
 
 func listMigrations() ([]migration, error) {
@@ -135,6 +155,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("store: reading schema version of %s: %w (is it a relink database?)", s.path, err)
 	}
+	rewrote := false
 	if latest := ms[len(ms)-1].version; cur > latest {
 		return fmt.Errorf("store: %s has schema version %d, newer than this relink knows (%d); upgrade relink", s.path, cur, latest)
 	}
@@ -154,6 +175,13 @@ func (s *Store) migrate(ctx context.Context) error {
 			tx.Rollback()
 			return fmt.Errorf("store: applying migration %s: %w", m.name, err)
 		}
+		if step := goSteps[m.version]; step != nil {
+			if err := step(ctx, tx); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("store: applying migration %s: %w", m.name, err)
+			}
+			rewrote = true
+		}
 		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.version)); err != nil {
 			tx.Rollback()
 			return fmt.Errorf("store: recording migration %s: %w", m.name, err)
@@ -161,6 +189,12 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err := tx.Commit(); err != nil {
 			return fmt.Errorf("store: committing migration %s: %w", m.name, err)
 		}
+	}
+	if rewrote {
+		// The WAL may still hold page images from before the rewrite: copy
+		// the pages back and empty it. Best effort: a reader elsewhere may
+		// keep it from completing now; SQLite checkpoints again later.
+		s.db.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
 	}
 	return nil
 }

@@ -13,7 +13,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -47,38 +50,119 @@ func NewSigner(key []byte) (*Signer, error) {
 func KeyPath(dbPath string) string { return dbPath + ".linkkey" }
 
 // LoadOrCreate reads the key at path, or makes a new random one there
-// (mode 600) when none exists yet.
+// (mode 600, written whole or not at all) when none exists yet. A key file
+// other users can read or write is refused, as is one that is empty or not
+// a key; each error names the file and what to do.
 func LoadOrCreate(path string) (*Signer, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		key := make([]byte, 32)
-		if _, err := rand.Read(key); err != nil {
-			return nil, err
-		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if errors.Is(err, os.ErrExist) {
-			return LoadOrCreate(path) // another process made it first
-		}
-		if err != nil {
-			return nil, fmt.Errorf("creating the link key %s: %w", path, err)
-		}
-		_, werr := f.WriteString(hex.EncodeToString(key) + "\n")
-		if cerr := f.Close(); werr == nil {
-			werr = cerr
-		}
-		if werr != nil {
-			return nil, fmt.Errorf("writing the link key %s: %w", path, werr)
-		}
-		return NewSigner(key)
+	s, err := load(path)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return s, err
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	switch err := create(path, []byte(hex.EncodeToString(key)+"\n")); {
+	case errors.Is(err, fs.ErrExist):
+		return load(path) // another process made it first
+	case err != nil:
+		return nil, err
+	}
+	return NewSigner(key)
+}
+
+// remedy is what to do about a key file that is not a usable key.
+const remedy = "delete it and relink makes a new one, but every durable link signed with it (those in reminders already sent too) stops working; mint new ones with relink link --durable CONN"
+
+// load reads an existing key; fs.ErrNotExist if there is none.
+func load(path string) (*Signer, error) {
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, err
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the link key %s: %w", path, err)
 	}
-	key, err := hex.DecodeString(strings.TrimSpace(string(b)))
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 && runtime.GOOS != "windows" {
+		what := "readable"
+		if perm&0o044 == 0 {
+			what = "writable"
+		}
+		return nil, fmt.Errorf("the link key %s is %s by other users (mode %04o); run: chmod 600 %s (if others may have copied it, %s)",
+			path, what, perm, path, remedy)
+	}
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("the link key %s is not hex: %w", path, err)
+		return nil, fmt.Errorf("reading the link key %s: %w", path, err)
+	}
+	text := strings.TrimSpace(string(b))
+	if text == "" {
+		return nil, fmt.Errorf("the link key %s is empty (%d bytes; a key is 64 hex characters); %s", path, len(b), remedy)
+	}
+	key, err := hex.DecodeString(text)
+	if err != nil {
+		return nil, fmt.Errorf("the link key %s is not a key (it must be 64 hex characters); %s", path, remedy)
+	}
+	if len(key) < 32 {
+		return nil, fmt.Errorf("the link key %s holds %d bytes, want at least 32 (64 hex characters); %s", path, len(key), remedy)
 	}
 	return NewSigner(key)
+}
+
+// create writes text to path, mode 600, only if path does not exist yet
+// (fs.ErrExist then). It is written and synced under a temporary name and
+// then linked into place, so no reader ever sees a partial key and a crash
+// leaves none; where hard links are not supported, it is created in place.
+func create(path string, text []byte) error {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".new-*") // mode 600
+	if err != nil {
+		return createError(path, err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := writeSynced(f, text); err != nil {
+		return fmt.Errorf("writing the link key %s: %w", path, err)
+	}
+	err = os.Link(tmp, path)
+	if err == nil || errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		return createError(path, err)
+	}
+	if err := writeSynced(f, text); err != nil {
+		os.Remove(path)
+		return fmt.Errorf("writing the link key %s: %w", path, err)
+	}
+	return nil
+}
+
+func writeSynced(f *os.File, text []byte) error {
+	_, err := f.Write(text)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func createError(path string, err error) error {
+	if errors.Is(err, fs.ErrPermission) {
+		dir := filepath.Dir(path)
+		return fmt.Errorf("creating the link key %s: the folder %s is not writable by this user; make it writable (chmod u+w %s) or put the database in a writable folder (--db or RELINK_DB): %w",
+			path, dir, dir, err)
+	}
+	return fmt.Errorf("creating the link key %s: %w", path, err)
 }
 
 type payload struct {

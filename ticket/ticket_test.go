@@ -2,9 +2,11 @@ package ticket
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -66,5 +68,82 @@ func TestKeyIsKeptAndPrivate(t *testing.T) {
 	fi, _ := os.Stat(p)
 	if fi.Mode().Perm() != 0o600 {
 		t.Fatalf("key mode %v", fi.Mode().Perm())
+	}
+}
+
+func TestKeyReadableByOthersIsRefused(t *testing.T) {
+	for _, mode := range []os.FileMode{0o644, 0o640, 0o604, 0o620} {
+		p := filepath.Join(t.TempDir(), "relink.db.linkkey")
+		if _, err := LoadOrCreate(p); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		_, err := LoadOrCreate(p)
+		if err == nil {
+			t.Fatalf("mode %04o: a key others can open was used", mode)
+		}
+		for _, want := range []string{p, "by other users", fmt.Sprintf("mode %04o", mode), "run: chmod 600 " + p} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("mode %04o: %q does not say %q", mode, err, want)
+			}
+		}
+		os.Chmod(p, 0o600)
+		if _, err := LoadOrCreate(p); err != nil {
+			t.Errorf("after chmod 600: %v", err)
+		}
+	}
+}
+
+func TestUnusableKeyFileIsNamed(t *testing.T) {
+	for name, text := range map[string]string{"empty": "", "blank": "\n", "not hex": "not a key\n", "short": strings.Repeat("ab", 16) + "\n"} {
+		p := filepath.Join(t.TempDir(), "relink.db.linkkey")
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := LoadOrCreate(p)
+		if err == nil {
+			t.Fatalf("%s: accepted", name)
+		}
+		for _, want := range []string{"link key " + p, "delete it", "durable link", "stops working"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: %q does not say %q", name, err, want)
+			}
+		}
+		if b, _ := os.ReadFile(p); string(b) != text {
+			t.Errorf("%s: the file was changed", name)
+		}
+	}
+}
+
+// Many processes starting at once on a new database agree on one key, and
+// none of them reads a key file half written.
+func TestConcurrentCreationAgreesOnOneKey(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "relink.db.linkkey")
+	const n = 16
+	signers := make([]*Signer, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			signers[i], errs[i] = LoadOrCreate(p)
+		}()
+	}
+	wg.Wait()
+	tk, _ := New("plaid:item-1", now, time.Hour)
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("%d: %v", i, errs[i])
+		}
+		if _, err := signers[i].Verify(signers[0].Sign(tk), now); err != nil {
+			t.Fatalf("%d has another key: %v", i, err)
+		}
+	}
+	entries, _ := os.ReadDir(filepath.Dir(p))
+	if len(entries) != 1 {
+		t.Errorf("left behind: %v", entries)
 	}
 }

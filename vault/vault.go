@@ -72,8 +72,12 @@ func LoadKey(envValue, file string) (*Key, error) {
 	if err != nil {
 		return nil, fmt.Errorf("secret_key_file: %w", err)
 	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("secret_key_file %s is readable by other users (mode %v); run: chmod 600 %s", file, fi.Mode().Perm(), file)
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		what := "readable"
+		if perm&0o044 == 0 {
+			what = "writable"
+		}
+		return nil, fmt.Errorf("secret_key_file %s is %s by other users (mode %04o); run: chmod 600 %s", file, what, perm, file)
 	}
 	b, err := os.ReadFile(file)
 	if err != nil {

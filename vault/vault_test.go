@@ -49,7 +49,7 @@ func TestParseKeyFormats(t *testing.T) {
 func TestLoadKeyRefusesWorldReadableFile(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "key")
 	os.WriteFile(p, []byte(strings.Repeat("cd", 32)), 0o644)
-	if _, err := LoadKey("", p); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+	if _, err := LoadKey("", p); err == nil || !strings.Contains(err.Error(), "chmod 600 "+p) || !strings.Contains(err.Error(), "readable by other users (mode 0644)") {
 		t.Fatalf("err = %v", err)
 	}
 	os.Chmod(p, 0o600)

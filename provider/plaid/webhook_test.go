@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/relink/relink/health"
+	"github.com/relink/relink/provider"
 	"github.com/relink/relink/provider/plaid"
 	"github.com/relink/relink/provider/sandbox"
 )
@@ -78,13 +79,53 @@ func TestParseWebhook(t *testing.T) {
 		if strings.Contains(string(obs.Raw), "public-sandbox") {
 			t.Errorf("%s: Raw keeps a public token: %s", tc.name, obs.Raw)
 		}
+		if strings.Contains(string(obs.Raw), "link-sandbox") || strings.Contains(string(obs.Raw), `"link_token"`) {
+			t.Errorf("%s: Raw keeps the link token: %s", tc.name, obs.Raw)
+		}
 		if !strings.Contains(tc.body, `"LINK"`) && obs.ProviderID != "wz666MBjYWTp2PDzzggYhM6oWWmBb" {
 			t.Errorf("%s: provider id %q", tc.name, obs.ProviderID)
 		}
 	}
-	obs, _ := plaid.ParseWebhook([]byte(cases[len(cases)-2].body), at)
-	if tok := plaid.SessionLinkToken(obs.Raw); tok != "link-sandbox-1" {
-		t.Errorf("SessionLinkToken = %q", tok)
+	body := []byte(cases[len(cases)-2].body)
+	obs, _ := plaid.ParseWebhook(body, at)
+	want := provider.TokenHash("link-sandbox-1")
+	if h := plaid.SessionLinkTokenHash(obs.Raw); h != want {
+		t.Errorf("SessionLinkTokenHash(Raw) = %q, want %q (raw %s)", h, want, obs.Raw)
+	}
+	if h := plaid.SessionLinkTokenHash(body); h != want {
+		t.Errorf("SessionLinkTokenHash(body as received) = %q, want %q", h, want)
+	}
+	if !strings.Contains(string(obs.Raw), `"link_token_sha256":"`+want+`"`) || !strings.Contains(string(obs.Raw), `"link_session_id":"s1"`) {
+		t.Errorf("Raw = %s, want the token's hash and the other fields", obs.Raw)
+	}
+}
+
+// TestWebhookRawKeepsNoToken: however a LINK webhook spells its token keys,
+// the stored copy holds no token, and a link_token_sha256 the body brings
+// itself is not trusted.
+func TestWebhookRawKeepsNoToken(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for name, body := range map[string]string{
+		"upper case":      `{"webhook_type":"LINK","webhook_code":"SESSION_FINISHED","status":"SUCCESS","LINK_TOKEN":"link-sandbox-2","Public_Token":"public-sandbox-2"}`,
+		"escaped key":     `{"webhook_type":"LINK","webhook_code":"SESSION_FINISHED","status":"SUCCESS","link\u005ftoken":"link-sandbox-2"}`,
+		"forged hash":     `{"webhook_type":"LINK","webhook_code":"SESSION_FINISHED","status":"SUCCESS","link_token":"link-sandbox-2","link_token_sha256":"` + strings.Repeat("0", 64) + `"}`,
+		"ITEM_ADD_RESULT": `{"webhook_type":"LINK","webhook_code":"ITEM_ADD_RESULT","link_token":"link-sandbox-2","public_token":"public-sandbox-2"}`,
+	} {
+		obs, err := plaid.ParseWebhook([]byte(body), at)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if strings.Contains(string(obs.Raw), "sandbox-2") || strings.Contains(string(obs.Raw), strings.Repeat("0", 64)) {
+			t.Errorf("%s: Raw = %s", name, obs.Raw)
+		}
+		if h := plaid.SessionLinkTokenHash(obs.Raw); h != provider.TokenHash("link-sandbox-2") {
+			t.Errorf("%s: SessionLinkTokenHash = %q (raw %s)", name, h, obs.Raw)
+		}
+	}
+	if h := plaid.SessionLinkTokenHash([]byte(`{"webhook_type":"LINK","link_token_sha256":"not-hex"}`)); h != "" {
+		t.Errorf("a malformed hash is returned: %q", h)
 	}
 }
 

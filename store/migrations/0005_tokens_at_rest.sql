@@ -1,0 +1,18 @@
+-- No live provider token at rest (the Go step redactTokensAtRest, in
+-- store/redact.go, runs after this file in the same transaction):
+--
+-- * links: a direct link's url held the provider's update page with the
+--   token minted for it (Plaid's hosted_link_url or link_token, Belvo's
+--   widget access_token, Cobalt's lt_… token). It keeps only the page's
+--   origin (scheme://host); token_hash, kept since 0004, still ties a
+--   Plaid session webhook to its connection. Durable links keep their
+--   /r/{ticket} url: the ticket carries no provider token.
+-- * events: a stored raw payload loses every field named like a token
+--   (public_token(s), link_token, access_token, refresh_token, token,
+--   access, refresh, at any depth); one that names such a field but is not
+--   JSON is dropped (raw = NULL).
+--
+-- It runs with secure_delete on, and the WAL is checkpointed and emptied
+-- afterwards, so the old text does not linger in freed pages.
+--
+-- Nothing changes in the schema.
