@@ -55,8 +55,8 @@ func (s *Server) webhook(ep *endpoint) http.Handler {
 		if po.ProviderID == "" && rt == routePlaid {
 			// Plaid LINK webhooks name the link_token, not the Item: a token
 			// we minted is recorded (by its hash) with its connection.
-			if tok := plaid.SessionLinkToken(po.Raw); tok != "" {
-				if pid, err := s.cfg.Store.ConnectionByLinkToken(r.Context(), "plaid", provider.TokenHash(tok)); err == nil {
+			if h := plaid.SessionLinkTokenHash(po.Raw); h != "" {
+				if pid, err := s.cfg.Store.ConnectionByLinkToken(r.Context(), "plaid", h); err == nil {
 					po.ProviderID = pid
 				}
 			}
