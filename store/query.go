@@ -16,8 +16,9 @@ type GroupKind int
 // The kinds of group.
 const (
 	GroupCategory   GroupKind = iota // failing connections of one category
-	GroupAllFailing                  // every failing connection, worst first
-	GroupExpiring                    // connections with a warning, soonest deadline first
+	GroupAllFailing                  // every failing connection: what a reminder can fix first, then worst first
+	GroupExpiring                    // connections with a warning, soonest deadline first, none last
+	GroupEveryone                    // every connection in any state, found by the filter (find.go)
 )
 
 // Group is one dashboard group.
@@ -29,21 +30,22 @@ type Group struct {
 // Sort is a page's order.
 type Sort int
 
-// The orders a page can take; each is served by an index.
+// The orders a page can take; each is served by an index. Each is named
+// after the dashboard's column it sorts by.
 const (
 	SortSince       Sort = iota // longest failing first (expiring: soonest deadline first)
 	SortName                    // by user name
 	SortInstitution             // by institution
 )
 
-// SortNames are the labels of the sorts, for the UI.
-var sortNames = [...]string{"since", "name", "institution"}
+// sortNames are the names of the sorts: the titles of the columns they sort by.
+var sortNames = [...]string{"failing", "user", "institution"}
 
 func (s Sort) String() string {
 	if int(s) < len(sortNames) {
 		return sortNames[s]
 	}
-	return "since"
+	return sortNames[SortSince]
 }
 
 // Next cycles to the next sort.
@@ -71,7 +73,8 @@ func (q PageQuery) where() (string, []any) {
 		conds = append(conds, "warning != ''")
 	}
 	// Every word of the filter must occur in the connection's search text
-	// (name, email, institution, provider, ids, codes), in any order.
+	// (name, email, institution, provider, ids, category or warning, codes:
+	// what the table shows), in any order.
 	for _, word := range strings.Fields(strings.ToLower(q.Filter)) {
 		conds = append(conds, "search LIKE ? ESCAPE '\\'")
 		args = append(args, "%"+escapeLike(word)+"%")
@@ -96,9 +99,13 @@ func (q PageQuery) orderBy() string {
 	}
 	switch q.Group.Kind {
 	case GroupExpiring:
-		return "deadline " + dir + ", id " + dir
+		// A warning without a deadline (a password change due) has no
+		// date to run out: it comes after every dated one.
+		return "deadline IS NULL " + dir + ", deadline " + dir + ", id " + dir
 	case GroupAllFailing:
-		return "rank " + rdir + ", first_failed_at " + dir + ", id " + dir
+		// What a reminder can fix first, so that the first row on screen is
+		// one the first key a newcomer tries (r) works on; then worst first.
+		return "remindable " + rdir + ", rank " + rdir + ", first_failed_at " + dir + ", id " + dir
 	}
 	return "first_failed_at " + dir + ", id " + dir
 }
@@ -107,6 +114,9 @@ func (q PageQuery) orderBy() string {
 func (s *Store) Page(ctx context.Context, q PageQuery) ([]Connection, error) {
 	if q.Limit <= 0 {
 		q.Limit = 50
+	}
+	if q.Group.Kind == GroupEveryone {
+		return s.findPage(ctx, q)
 	}
 	where, args := q.where()
 	rows, err := s.db.QueryContext(ctx, `SELECT `+connColumns+` FROM connections WHERE `+where+
@@ -129,6 +139,9 @@ func (s *Store) Page(ctx context.Context, q PageQuery) ([]Connection, error) {
 // CountPage counts the rows of a page query's group and filter. Without a
 // filter it reads the maintained counts; with one it scans the group's index.
 func (s *Store) CountPage(ctx context.Context, q PageQuery) (int, error) {
+	if q.Group.Kind == GroupEveryone {
+		return s.findCount(ctx, q.Filter)
+	}
 	if strings.TrimSpace(q.Filter) == "" && q.Group.Kind == GroupCategory {
 		var n int
 		err := s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(n), 0) FROM counts WHERE category = ?`, string(q.Group.Category)).Scan(&n)
@@ -301,4 +314,50 @@ func (s *Store) List(ctx context.Context, q ListQuery, fn func(Connection) error
 		}
 	}
 	return rows.Err()
+}
+
+// ExpiringSummary is the shape of the expiring group: its warnings, and how
+// soon their deadlines come.
+type ExpiringSummary struct {
+	ByWarning  map[health.Warning]int
+	Passed     int // the deadline is past; the next check shows what happened
+	Within24h  int
+	Within7d   int // after the first day, within a week
+	Later      int
+	NoDeadline int // a warning without a date (a password change due)
+}
+
+// Expiring summarises the connections with a warning as of now.
+func (s *Store) Expiring(ctx context.Context, now time.Time) (ExpiringSummary, error) {
+	e := ExpiringSummary{ByWarning: map[health.Warning]int{}}
+	t := now.UnixMilli()
+	rows, err := s.db.QueryContext(ctx, `SELECT warning,
+		CASE WHEN deadline IS NULL THEN 0 WHEN deadline <= ? THEN 1 WHEN deadline <= ? THEN 2 WHEN deadline <= ? THEN 3 ELSE 4 END AS b,
+		COUNT(*) FROM connections WHERE warning != '' GROUP BY warning, b`,
+		t, t+24*3600*1000, t+7*24*3600*1000)
+	if err != nil {
+		return e, fmt.Errorf("store: summarising warnings: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var w string
+		var b, n int
+		if err := rows.Scan(&w, &b, &n); err != nil {
+			return e, fmt.Errorf("store: summarising warnings: %w", err)
+		}
+		e.ByWarning[health.Warning(w)] += n
+		switch b {
+		case 0:
+			e.NoDeadline += n
+		case 1:
+			e.Passed += n
+		case 2:
+			e.Within24h += n
+		case 3:
+			e.Within7d += n
+		default:
+			e.Later += n
+		}
+	}
+	return e, rows.Err()
 }
