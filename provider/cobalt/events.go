@@ -26,7 +26,8 @@ import (
 // Observation whose Skipped error matches), and a webhook receiver that
 // verified the signature acknowledges it (2xx) and logs it, because Cobalt
 // does not retry a 4xx and a refusal loses the event for good
-// (https://docs.usecobalt.com/docs/webhooks/receiving, "Retry Behavior").
+// ("Retry Behavior" of Receiving Webhooks, in the newer copy of Cobalt's
+// docs at https://cobalt-cd7844c1.mintlify.app/docs/webhooks/receiving).
 var ErrUnreadableEvent = errors.New("cobalt: unreadable event")
 
 // unreadable is one event relink cannot read: its id (when readable) and why.

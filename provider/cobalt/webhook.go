@@ -59,7 +59,8 @@ func sign(body []byte, secret string) string {
 // ErrUnreadableEvent. A receiver that has verified the signature must
 // acknowledge such an event (2xx) and log it, not refuse it: Cobalt retries
 // only 5xx, 429 and network errors, never another 4xx
-// (https://docs.usecobalt.com/docs/webhooks/receiving), so a refusal loses
+// (https://cobalt-cd7844c1.mintlify.app/docs/webhooks/receiving, the newer
+// copy of docs.usecobalt.com/docs/webhooks/receiving), so a refusal loses
 // the event for good.
 func ParseWebhook(body []byte, receivedAt time.Time) (provider.Observation, error) {
 	ev, err := decodeEvent(body)
