@@ -418,7 +418,9 @@ func TestIdleSessionEnds(t *testing.T) {
 // person added may log in.
 func TestSetPeopleEndsOnlyTheRemovedPersonsSessions(t *testing.T) {
 	dana, sam, lee, kim := newKey(t), newKey(t), newKey(t), newKey(t)
-	p := func(name string, r ui.Role, k key) Person { return Person{Name: name, Role: r, Keys: []gossh.PublicKey{k.pub}} }
+	p := func(name string, r ui.Role, k key) Person {
+		return Person{Name: name, Role: r, Keys: []gossh.PublicKey{k.pub}}
+	}
 	h := newHub(t, 2, []Person{p("dana", ui.RoleLead, dana), p("sam", ui.RoleAgent, sam), p("kim", ui.RoleAgent, kim)}, nil)
 	td, ts, tk := h.open(dana, 100, 30), h.open(sam, 100, 30), h.open(kim, 100, 30)
 	td.dashboard()
