@@ -44,10 +44,23 @@ func (s *Server) webhook(ep *endpoint) http.Handler {
 			return
 		}
 		if err := ep.known(body); err != nil {
-			s.refuse(w, r, rt, &rejection{http.StatusBadRequest, err.Error()})
+			// Verified, but of a type relink has no use for (Plaid
+			// TRANSFER, Cobalt task.created, …): a 4xx would have Plaid
+			// retry it for a day and Cobalt drop it; it changes nothing.
+			s.acknowledge(w, rt, start, resIgnored, "acknowledged, not stored: "+err.Error())
+			s.log.Info("webhook acknowledged, not stored: "+err.Error(), "provider", rt.provider(), "verified", verified)
 			return
 		}
 		po, err := ep.parse(body, receivedAt)
+		if rt == routeCobalt && errors.Is(err, cobalt.ErrUnreadableEvent) {
+			// Cobalt never retries a 4xx: a refusal would lose the event
+			// for good, and an acknowledgement loses nothing more. The log
+			// says what could not be read, so a person can look.
+			reason := printable(err.Error(), maxReasonLength)
+			s.acknowledge(w, rt, start, resUnreadable, "acknowledged, not stored: "+reason)
+			s.log.Warn("cobalt webhook acknowledged but unreadable", "reason", reason, "verified", verified)
+			return
+		}
 		if err != nil {
 			s.refuse(w, r, rt, &rejection{http.StatusBadRequest, err.Error()})
 			return

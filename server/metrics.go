@@ -44,10 +44,11 @@ func (r route) what() string {
 type result int
 
 const (
-	resAccepted  result = iota // stored (or, for an unregistered connection, kept for it)
-	resDuplicate               // already stored: acknowledged, nothing new written
-	resRejected                // 4xx/5xx: nothing stored
-	resIgnored                 // verified and acknowledged, but about no connection: not stored
+	resAccepted   result = iota // stored (or, for an unregistered connection, kept for it)
+	resDuplicate                // already stored: acknowledged, nothing new written
+	resRejected                 // 4xx/5xx: nothing stored
+	resIgnored                  // verified and acknowledged, but about no connection or of a type relink does not handle: not stored
+	resUnreadable               // verified and acknowledged, but unreadable (Cobalt, which never retries a 4xx): not stored
 	numResults
 )
 
@@ -59,6 +60,8 @@ func (r result) String() string {
 		return "duplicate"
 	case resRejected:
 		return "rejected"
+	case resUnreadable:
+		return "unreadable"
 	default:
 		return "ignored"
 	}

@@ -6,11 +6,13 @@ import (
 	"strings"
 )
 
-// Which webhook types each receiver takes. A verified webhook of a type not
-// listed here is refused with 400 and stored nowhere: it is either not from
-// the provider we think or of a kind nobody has mapped yet, and either way
-// a person should look (the log line names the type). Known types that
-// carry no health signal (transactions, appointments, …) are stored as
+// Which webhook types each receiver stores. A verified webhook of a type
+// not listed here is acknowledged (200), counted as ignored in /metrics,
+// logged with its type, and stored nowhere: Plaid retries any non-2xx for
+// a day (plaid.com/docs/api/webhooks: "If there is no response or an
+// error ... Plaid will retry") and Cobalt never retries a 4xx, so a refusal
+// would only cost retries or lose nothing more. Known types that carry no
+// health signal (transactions, appointments, …) are stored as
 // informational events, so they are deduplicated and kept like the rest.
 
 // plaidKnownType reports whether t is a webhook_type Plaid documents.
