@@ -236,7 +236,13 @@ func (v *Verifier) Verify(ctx context.Context, header string, body []byte) error
 	if err != nil {
 		return err
 	}
-	if key.expiredAt != nil && !now.Before(*key.expiredAt) {
+	// Any key whose expired_at is set is refused, whatever time it names:
+	// Plaid's own verifier rejects a key as soon as expired_at is not null
+	// ("Reject expired keys. if (key.expired_at != null) return false",
+	// support.plaid.com, "Webhook verification example"; PLAID.md §6.3
+	// step 3), and its spec only says expired_at is "the timestamp when
+	// the key expired" (2020-09-14.yml, JWKPublicKey), never a time ahead.
+	if key.expiredAt != nil {
 		return fmt.Errorf("%w: key %s expired at %s", ErrExpiredKey, kid, key.expiredAt.UTC().Format(time.RFC3339))
 	}
 	if _, err := jws.Verify(key.pub); err != nil {
@@ -404,7 +410,7 @@ func (v *Verifier) storeKey(kid string, k verificationKey, now time.Time) {
 		drop, dropExpired := "", false
 		var oldest time.Time
 		for id, ck := range v.keys {
-			expired := ck.expiredAt != nil && !now.Before(*ck.expiredAt)
+			expired := ck.expiredAt != nil // refused by Verify, whatever time it names
 			if drop == "" || (expired && !dropExpired) || (expired == dropExpired && ck.fetchedAt.Before(oldest)) {
 				drop, dropExpired, oldest = id, expired, ck.fetchedAt
 			}

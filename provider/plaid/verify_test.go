@@ -130,8 +130,8 @@ func TestVerifyIssuedAt(t *testing.T) {
 }
 
 // TestVerifyKeyRotation: a webhook signed with a new key is verified after
-// fetching that key; an expired key is refused once the verifier has seen
-// its expired_at.
+// fetching that key; a key is refused once the verifier has seen an
+// expired_at on it, past or not.
 func TestVerifyKeyRotation(t *testing.T) {
 	t.Parallel()
 	clk := newClock()
@@ -177,14 +177,16 @@ func TestVerifyKeyRotation(t *testing.T) {
 		t.Errorf("expired old key: Verify = %v, want ErrExpiredKey", err)
 	}
 
-	// A key that expires later is still good until then.
+	// A key whose expired_at is set is refused even when that time is
+	// still ahead: Plaid's sample verifier rejects any key whose
+	// expired_at is not null, and so does PLAID.md §6.3.
 	fresh := plaid.NewVerifier(newClient(t, emu, nil))
 	fresh.Now = clk.Now
 	if err := emu.ExpireKey(newKid, clk.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if err := fresh.Verify(ctx, newHeader, body); err != nil {
-		t.Errorf("key expiring in an hour: %v", err)
+	if err := fresh.Verify(ctx, newHeader, body); !errors.Is(err, plaid.ErrExpiredKey) {
+		t.Errorf("key whose expired_at is an hour ahead: Verify = %v, want ErrExpiredKey", err)
 	}
 }
 
