@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -446,6 +447,33 @@ func TestSetPeopleEndsOnlyTheRemovedPersonsSessions(t *testing.T) {
 	tl := h.open(lee, 100, 30)
 	tl.dashboard()
 	tl.waitText("lee as a viewer", "lee · viewer")
+}
+
+// Each session draws at its own pty's size and in its own colours: one
+// with NO_COLOR in its environment gets no colour at all, one without gets
+// 256 colours (TERM=xterm-256color), and a small one the too-small notice.
+func TestEachSessionHasItsOwnSizeAndColours(t *testing.T) {
+	dana := newKey(t)
+	h := newHub(t, 3, []Person{{Name: "dana", Role: ui.RoleLead, Keys: []gossh.PublicKey{dana.pub}}}, nil)
+	plain := h.open(dana, 120, 35, "NO_COLOR=1")
+	colour := h.open(dana, 100, 30)
+	small := h.open(dana, 60, 20)
+	plain.dashboard()
+	colour.dashboard()
+	small.waitText("the too-small notice", "terminal too small (need 80x24)")
+	fg := regexp.MustCompile(`\x1b\[[0-9;]*38;[25];`)
+	if out := plain.out.String(); fg.MatchString(out) {
+		t.Fatalf("NO_COLOR: a colour was drawn: %q", fg.FindString(out))
+	}
+	if out := colour.out.String(); !fg.MatchString(out) {
+		t.Fatal("without NO_COLOR, no colour was drawn")
+	}
+	if strings.Contains(colour.text(), "too small") || strings.Contains(plain.text(), "too small") {
+		t.Fatal("a large session drew the too-small notice")
+	}
+	colour.press("q")
+	colour.ended("q")
+	plain.stillOpen()
 }
 
 // The host key is made on first start (ed25519, mode 600) and the same one

@@ -272,3 +272,74 @@ func freePort(t *testing.T) string {
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	return port
 }
+
+// TestDemoOverSSHInTmux runs relink --demo --ssh-addr and the ssh command
+// it prints, as it prints it, in tmux: the demo's dashboard opens as its
+// lead, with no question about the host key.
+func TestDemoOverSSHInTmux(t *testing.T) {
+	bin, dir := e2eBinary(t)
+	if _, err := exec.LookPath("ssh"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("ssh is not installed; CI must install openssh-client (.ci/run)")
+		}
+		t.Skip("ssh is not installed")
+	}
+	port := freePort(t)
+	outFile, errFile := filepath.Join(dir, "demo.out"), filepath.Join(dir, "demo.err")
+	stdout, err := os.Create(outFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdout.Close()
+	stderr, err := os.Create(errFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stderr.Close()
+	demo := exec.Command(bin, "--demo", "--ssh-addr", "127.0.0.1:"+port)
+	demo.Env = append(os.Environ(), "RELINK_CONFIG=", "RELINK_DB=", "HOME="+dir, "XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
+	demo.Stdout, demo.Stderr = stdout, stderr
+	if err := demo.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- demo.Wait() }()
+	t.Cleanup(func() {
+		demo.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			demo.Process.Kill()
+			t.Error("the demo did not stop on SIGINT")
+		}
+	})
+	var command string
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		b, _ := os.ReadFile(outFile)
+		if m := regexp.MustCompile(`(?m)^  (ssh -p .*)$`).FindSubmatch(b); m != nil {
+			command = string(m[1])
+			break
+		}
+		select {
+		case err := <-exited:
+			e, _ := os.ReadFile(errFile)
+			t.Fatalf("the demo exited (%v):\n%s\n%s", err, b, e)
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no ssh command printed:\n%s", b)
+		}
+	}
+	if !strings.Contains(command, "-p "+port) || !strings.Contains(command, "UserKnownHostsFile=") {
+		t.Fatalf("the printed command: %s", command)
+	}
+	tm := newTmux(t, dir)
+	tm.stderr = errFile
+	tm.run("new-session", "-d", "-s", tm.session, "-x", "120", "-y", "35", command+"; sleep 60")
+	tm.waitFor("the demo's dashboard over SSH", 30*time.Second, func(s string) bool {
+		return strings.Contains(s, "all failing") && strings.Contains(s, "demo · lead") && strings.Contains(s, "? help")
+	})
+	tm.keys("q")
+	tm.waitFor("the session's end", 10*time.Second, func(s string) bool { return !strings.Contains(s, "? help") })
+}
