@@ -55,7 +55,11 @@ type Plaid struct {
 	CountryCodes []string `toml:"country_codes"`
 	Language     string   `toml:"language"`
 	HostedLink   bool     `toml:"hosted_link"`
-	LinkURL      string   `toml:"link_url"`
+	// HostedLinkLifetime is the url_lifetime_seconds asked for with
+	// hosted_link: how long a direct Hosted Link works (Plaid's default is
+	// 30 minutes; at most 21 days).
+	HostedLinkLifetime Duration `toml:"hosted_link_lifetime"`
+	LinkURL            string   `toml:"link_url"`
 }
 
 // Belvo is the [belvo] table.
@@ -221,7 +225,7 @@ func (k *KeyList) UnmarshalTOML(v any) error {
 // Defaults returns the configuration used where the file is silent.
 func Defaults() Config {
 	return Config{
-		Plaid:  Plaid{Environment: "sandbox", ClientName: "relink", CountryCodes: []string{"US"}, Language: "en", HostedLink: true},
+		Plaid:  Plaid{Environment: "sandbox", ClientName: "relink", CountryCodes: []string{"US"}, Language: "en", HostedLink: true, HostedLinkLifetime: Duration{30 * time.Minute}},
 		Belvo:  Belvo{Environment: "sandbox", WidgetURL: "https://widget.belvo.io/", LoginRules: health.DefaultLoginRules()},
 		Cobalt: Cobalt{BaseURL: "https://api.usecobalt.com"},
 		Serve:  Serve{Addr: "127.0.0.1:8787", LinkTTL: Duration{168 * time.Hour}},
@@ -377,6 +381,11 @@ func (c Config) Validate() error {
 	if c.PlaidOn() && !c.Plaid.HostedLink && c.Plaid.LinkURL == "" {
 		bad("plaid.link_url", "required when plaid.hosted_link is false (the page that opens Plaid Link with {{.Token}})")
 	}
+	// url_lifetime_seconds: "Must be positive. Cannot be longer than 21
+	// days." (Plaid's spec, 2020-09-14.yml, HostedLinkURLLifetimeSeconds).
+	if l := c.Plaid.HostedLinkLifetime.Duration; l < time.Second || l > MaxHostedLinkLifetime || l%time.Second != 0 {
+		bad("plaid.hosted_link_lifetime", "%v: must be whole seconds from 1s to 504h (Plaid allows at most 21 days)", l)
+	}
 	if len(c.Plaid.ClientName) > 30 {
 		bad("plaid.client_name", "at most 30 characters (Plaid shows it in Link)")
 	}
@@ -441,6 +450,9 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
+
+// MaxHostedLinkLifetime is the longest plaid.hosted_link_lifetime.
+const MaxHostedLinkLifetime = 21 * 24 * time.Hour
 
 // checkOrgID says what is wrong with an org_id ("" when nothing, or when
 // unset); it never quotes the value.

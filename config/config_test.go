@@ -192,3 +192,33 @@ func TestBadSSHAndPeopleNameKeyAndFile(t *testing.T) {
 		}
 	}
 }
+
+// TestHostedLinkLifetime: plaid.hosted_link_lifetime (url_lifetime_seconds:
+// positive, at most 21 days) is read, defaulted and validated.
+func TestHostedLinkLifetime(t *testing.T) {
+	if d := Defaults(); d.Plaid.HostedLinkLifetime.Duration != 30*time.Minute {
+		t.Errorf("default hosted_link_lifetime %v, want Plaid's 30m", d.Plaid.HostedLinkLifetime)
+	}
+	cfg, err := Load(write(t, "[plaid]\nhosted_link_lifetime = \"504h\"\n"), true, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Plaid.HostedLinkLifetime.Duration != 21*24*time.Hour {
+		t.Errorf("hosted_link_lifetime %v", cfg.Plaid.HostedLinkLifetime)
+	}
+	cases := map[string][]string{
+		"[plaid]\nhosted_link_lifetime = \"505h\"\n":   {"plaid.hosted_link_lifetime", "21 days"},
+		"[plaid]\nhosted_link_lifetime = \"0s\"\n":     {"plaid.hosted_link_lifetime"},
+		"[plaid]\nhosted_link_lifetime = \"1500ms\"\n": {"plaid.hosted_link_lifetime", "whole seconds"},
+		"[plaid]\nhosted_link_lifetime = \"soon\"\n":   {"hosted_link_lifetime", "not a duration"},
+	}
+	for body, wants := range cases {
+		p := write(t, body)
+		_, err := Load(p, true, env(nil))
+		for _, want := range append(wants, p) {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("%q: error %v, want it to say %q", body, err, want)
+			}
+		}
+	}
+}

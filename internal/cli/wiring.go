@@ -171,7 +171,7 @@ func buildProviders(cfg config.Config) (map[string]provider.Provider, error) {
 		}
 		c, err := plaid.New(plaid.Config{BaseURL: base, ClientID: cfg.Plaid.ClientID, Secret: cfg.Plaid.Secret,
 			ClientName: cfg.Plaid.ClientName, Language: cfg.Plaid.Language, CountryCodes: cfg.Plaid.CountryCodes,
-			HostedLink: cfg.Plaid.HostedLink, LinkURL: cfg.Plaid.LinkURL})
+			HostedLink: cfg.Plaid.HostedLink, HostedLinkLifetime: cfg.Plaid.HostedLinkLifetime.Duration, LinkURL: cfg.Plaid.LinkURL})
 		if err != nil {
 			return nil, fmt.Errorf("config %s: [plaid]: %w", cfg.File, err)
 		}
