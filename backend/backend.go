@@ -37,6 +37,11 @@ type Backend struct {
 	Tickets   *ticket.Signer
 	PublicURL string
 	LinkTTL   time.Duration
+	// RecheckAfter is serve.recheck_after: the delays after a click sent
+	// a user to the provider's update page at which relink serve reads the
+	// connection again (nil: serve's default; empty: none). Only serve
+	// reads it.
+	RecheckAfter []time.Duration
 	// Clicks keeps a burst of clicks on one durable link from minting a
 	// provider token each (NewClickGuard); every Backend of a process
 	// shares one. Nil: every click mints.

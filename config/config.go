@@ -92,6 +92,10 @@ type Serve struct {
 	Addr      string   `toml:"addr"`
 	PublicURL string   `toml:"public_url"`
 	LinkTTL   Duration `toml:"link_ttl"`
+	// RecheckAfter are the delays after a durable link is clicked at which
+	// relink serve reads the connection again (a repair may send no
+	// webhook); an empty list turns these rechecks off.
+	RecheckAfter []Duration `toml:"recheck_after"`
 }
 
 // SSH is the [ssh] table: relink serve's dashboard over SSH, for [[people]].
@@ -228,7 +232,7 @@ func Defaults() Config {
 		Plaid:  Plaid{Environment: "sandbox", ClientName: "relink", CountryCodes: []string{"US"}, Language: "en", HostedLink: true, HostedLinkLifetime: Duration{30 * time.Minute}},
 		Belvo:  Belvo{Environment: "sandbox", WidgetURL: "https://widget.belvo.io/", LoginRules: health.DefaultLoginRules()},
 		Cobalt: Cobalt{BaseURL: "https://api.usecobalt.com"},
-		Serve:  Serve{Addr: "127.0.0.1:8787", LinkTTL: Duration{168 * time.Hour}},
+		Serve:  Serve{Addr: "127.0.0.1:8787", LinkTTL: Duration{168 * time.Hour}, RecheckAfter: []Duration{{time.Minute}, {5 * time.Minute}, {15 * time.Minute}, {time.Hour}}},
 		SSH:    SSH{IdleTimeout: Duration{30 * time.Minute}, MaxSessions: 64},
 		Reminders: Reminders{Cooldown: Duration{24 * time.Hour}, AgentBulkLimit: 25,
 			Email: Email{SMTPHost: "localhost", SMTPPort: 587, TLS: "starttls"},
@@ -419,6 +423,7 @@ func (c Config) Validate() error {
 	if c.Serve.LinkTTL.Duration <= 0 {
 		bad("serve.link_ttl", "must be positive")
 	}
+	c.validateRecheckAfter(bad)
 	if c.SSH.Addr != "" {
 		if _, _, err := net.SplitHostPort(c.SSH.Addr); err != nil {
 			bad("ssh.addr", "%q is not HOST:PORT (e.g. 0.0.0.0:2222)", c.SSH.Addr)
@@ -453,6 +458,42 @@ func (c Config) Validate() error {
 
 // MaxHostedLinkLifetime is the longest plaid.hosted_link_lifetime.
 const MaxHostedLinkLifetime = 21 * 24 * time.Hour
+
+// Limits of serve.recheck_after.
+const (
+	MaxRechecks     = 10
+	MaxRecheckAfter = 7 * 24 * time.Hour
+)
+
+// validateRecheckAfter checks serve.recheck_after: at most MaxRechecks
+// delays, each positive, at most MaxRecheckAfter and later than the one
+// before (each counts from the click).
+func (c Config) validateRecheckAfter(bad func(key, format string, args ...any)) {
+	delays := c.Serve.RecheckAfter
+	if len(delays) > MaxRechecks {
+		bad("serve.recheck_after", "%d delays: at most %d", len(delays), MaxRechecks)
+		return
+	}
+	for i, d := range delays {
+		switch {
+		case d.Duration <= 0 || d.Duration > MaxRecheckAfter:
+			bad(fmt.Sprintf("serve.recheck_after[%d]", i), "%v: must be positive and at most %v", d.Duration, MaxRecheckAfter)
+		case i > 0 && d.Duration <= delays[i-1].Duration:
+			bad(fmt.Sprintf("serve.recheck_after[%d]", i), "%v: each delay counts from the click, so it must be later than the one before (%v)",
+				d.Duration, delays[i-1].Duration)
+		}
+	}
+}
+
+// RecheckDelays is serve.recheck_after as durations (empty, not nil, when
+// the list is empty: rechecks off).
+func (s Serve) RecheckDelays() []time.Duration {
+	out := make([]time.Duration, 0, len(s.RecheckAfter))
+	for _, d := range s.RecheckAfter {
+		out = append(out, d.Duration)
+	}
+	return out
+}
 
 // checkOrgID says what is wrong with an org_id ("" when nothing, or when
 // unset); it never quotes the value.

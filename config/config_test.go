@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -211,6 +212,48 @@ func TestHostedLinkLifetime(t *testing.T) {
 		"[plaid]\nhosted_link_lifetime = \"0s\"\n":     {"plaid.hosted_link_lifetime"},
 		"[plaid]\nhosted_link_lifetime = \"1500ms\"\n": {"plaid.hosted_link_lifetime", "whole seconds"},
 		"[plaid]\nhosted_link_lifetime = \"soon\"\n":   {"hosted_link_lifetime", "not a duration"},
+	}
+	for body, wants := range cases {
+		p := write(t, body)
+		_, err := Load(p, true, env(nil))
+		for _, want := range append(wants, p) {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("%q: error %v, want it to say %q", body, err, want)
+			}
+		}
+	}
+}
+
+// TestRecheckAfter: serve.recheck_after, the delays after a durable-link
+// click at which serve reads the connection again, is read, defaulted
+// (1m, 5m, 15m, 1h) and validated; an empty list turns it off.
+func TestRecheckAfter(t *testing.T) {
+	want := []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour}
+	if got := Defaults().Serve.RecheckDelays(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("default recheck_after %v, want %v", got, want)
+	}
+	cfg, err := Load(write(t, "[serve]\nrecheck_after = [\"30s\", \"2m\"]\n"), true, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Serve.RecheckDelays(); fmt.Sprint(got) != "[30s 2m0s]" {
+		t.Errorf("recheck_after %v", got)
+	}
+	off, err := Load(write(t, "[serve]\nrecheck_after = []\n"), true, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := off.Serve.RecheckDelays(); got == nil || len(got) != 0 {
+		t.Errorf("recheck_after = [] gives %#v, want an empty list (rechecks off)", got)
+	}
+	cases := map[string][]string{
+		"[serve]\nrecheck_after = [\"5m\", \"1m\"]\n": {"serve.recheck_after[1]", "later than the one before"},
+		"[serve]\nrecheck_after = [\"0s\"]\n":         {"serve.recheck_after[0]", "positive"},
+		"[serve]\nrecheck_after = [\"200h\"]\n":       {"serve.recheck_after[0]", "at most"},
+		"[serve]\nrecheck_after = [\"later\"]\n":      {"recheck_after", "not a duration"},
+		"[serve]\nrecheck_after = \"1m\"\n":           {"recheck_after"},
+		"[serve]\nrecheck_after = [\"1s\",\"2s\",\"3s\",\"4s\",\"5s\",\"6s\",\"7s\",\"8s\",\"9s\",\"10s\",\"11s\"]\n": {
+			"serve.recheck_after", "at most 10"},
 	}
 	for body, wants := range cases {
 		p := write(t, body)

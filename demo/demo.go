@@ -39,6 +39,11 @@ type Options struct {
 	Handler func(*Env) (http.Handler, error)
 }
 
+// RecheckAfter is the demo's serve.recheck_after: seconds, not minutes,
+// so a repair made on an emulator's page shows within moments even when
+// the provider sends no webhook for it (Plaid after an update-mode session).
+var RecheckAfter = []time.Duration{time.Second, 3 * time.Second, 10 * time.Second, time.Minute}
+
 // Env is a running demo.
 type Env struct {
 	Store     *store.Store
@@ -116,7 +121,8 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 		return nil, err
 	}
 	e.Backend = &backend.Backend{Store: e.Store, Providers: e.Providers, Operator: opts.Operator, Now: opts.Now,
-		Tickets: signer, PublicURL: e.WebhookBase, LinkTTL: 168 * time.Hour, Clicks: backend.NewClickGuard()}
+		Tickets: signer, PublicURL: e.WebhookBase, LinkTTL: 168 * time.Hour, RecheckAfter: RecheckAfter,
+		Clicks: backend.NewClickGuard()}
 	if opts.Handler == nil {
 		return nil, errors.New("demo: no server handler given")
 	}

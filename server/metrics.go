@@ -88,6 +88,8 @@ type metrics struct {
 	rechecks     [numRecheck]atomic.Int64
 	queueDepth   func() int // observations waiting for the writer
 	recheckDepth func() int // connections waiting for a recheck
+	// connections with rechecks scheduled after a durable-link click
+	recheckScheduled func() int
 }
 
 // histogram counts observations per bucket; the last bucket is +Inf.
@@ -166,7 +168,7 @@ func (m *metrics) write(w io.Writer) {
 	counter("relink_store_batch_errors_total", "Webhook writer transactions that failed.", m.batchErrors.Load())
 	fmt.Fprintf(w, "# HELP relink_store_busy_seconds_total Time the webhook writer spent in store transactions.\n# TYPE relink_store_busy_seconds_total counter\nrelink_store_busy_seconds_total %g\n",
 		time.Duration(m.storeNS.Load()).Seconds())
-	fmt.Fprintln(w, "# HELP relink_rechecks_total Background rechecks of a connection after a webhook, by result.")
+	fmt.Fprintln(w, "# HELP relink_rechecks_total Background rechecks of a connection (after a webhook, a durable-link click or a provider's return page), by result.")
 	fmt.Fprintln(w, "# TYPE relink_rechecks_total counter")
 	for i, name := range []string{"ok", "failed", "dropped"} {
 		fmt.Fprintf(w, "relink_rechecks_total{result=%q} %d\n", name, m.rechecks[i].Load())
@@ -176,5 +178,8 @@ func (m *metrics) write(w io.Writer) {
 	}
 	if m.recheckDepth != nil {
 		gauge("relink_recheck_queue_depth", "Connections waiting for a background recheck.", m.recheckDepth())
+	}
+	if m.recheckScheduled != nil {
+		gauge("relink_recheck_scheduled", "Connections with rechecks scheduled after a durable-link click.", m.recheckScheduled())
 	}
 }

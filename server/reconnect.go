@@ -23,7 +23,12 @@ type Redeemer interface {
 // a page saying nothing needs doing; a bad, expired or revoked ticket gets
 // a plain page saying so (4xx), and a connection that minted too many
 // tokens in the last minute a page asking to wait (429).
-func Reconnect(r Redeemer, log *slog.Logger) http.Handler {
+func Reconnect(r Redeemer, log *slog.Logger) http.Handler { return reconnect(r, log, nil) }
+
+// reconnect is Reconnect; redirected, when set, is told of each connection
+// whose user it sent to the provider's page (relink serve schedules its
+// rechecks).
+func reconnect(r Redeemer, log *slog.Logger, redirected func(ref string)) http.Handler {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -58,6 +63,9 @@ func Reconnect(r Redeemer, log *slog.Logger) http.Handler {
 		log.Info("reconnect link", "connection", res.Connection, "outcome", res.Outcome, "reused", res.Reused)
 		switch res.Outcome {
 		case backend.Redirect:
+			if redirected != nil && req.Method == http.MethodGet {
+				redirected(res.Connection) // before the answer, so it is scheduled once the user is on the page
+			}
 			http.Redirect(w, req, res.URL, http.StatusFound)
 		case backend.TooManyClicks:
 			w.Header().Set("Retry-After", "60")

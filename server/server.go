@@ -10,9 +10,11 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/relink/relink/health"
 	"github.com/relink/relink/provider"
 	"github.com/relink/relink/store"
 )
@@ -42,6 +44,13 @@ type Config struct {
 	// Reconnect, when set, serves the durable reconnect links on
 	// GET /r/{ticket} (see Reconnect).
 	Reconnect Redeemer
+	// RecheckAfter are the delays after a durable link sent its user to the
+	// provider's update page at which the connection is read again with
+	// Backend (serve.recheck_after; see rechecker). nil means
+	// DefaultRecheckAfter; an empty list, none.
+	RecheckAfter []time.Duration
+	// AfterFunc is the clock those rechecks wait on; nil means time.AfterFunc.
+	AfterFunc AfterFunc
 	// Logger gets one line per request; nil means slog.Default().
 	Logger *slog.Logger
 	// MaxBody is the largest body accepted, in bytes; 0 means 1 MiB.
@@ -118,6 +127,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxBody < 0 {
 		return nil, fmt.Errorf("server: MaxBody %d is negative", cfg.MaxBody)
 	}
+	for i, d := range cfg.RecheckAfter {
+		if d <= 0 || (i > 0 && d <= cfg.RecheckAfter[i-1]) {
+			return nil, fmt.Errorf("server: RecheckAfter %v: each delay must be positive and later than the one before", cfg.RecheckAfter)
+		}
+	}
 	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBody,
 		timeouts: cfg.Timeouts.withDefaults(), m: newMetrics()}
 	if s.log == nil {
@@ -131,8 +145,17 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.w = newWriter(cfg.Store, maxBatch, batchLinger, s.timeouts.Store, s.log, s.m)
 	s.re = newRechecker(cfg.Backend, recheckWorkers, recheckQueue, recheckTimeout, s.log, s.m)
+	s.re.delays = cfg.RecheckAfter
+	if s.re.delays == nil {
+		s.re.delays = DefaultRecheckAfter
+	}
+	if cfg.AfterFunc != nil {
+		s.re.after = cfg.AfterFunc
+	}
+	s.re.settled = s.settled
 	s.m.queueDepth = func() int { return len(s.w.in) }
 	s.m.recheckDepth = s.re.depth
+	s.m.recheckScheduled = s.re.scheduled
 	s.eps = []*endpoint{s.plaidEndpoint(), s.belvoEndpoint(), s.cobaltEndpoint()}
 	s.probe = &writeProbe{path: cfg.Store.Path(), every: healthzWriteEvery}
 	s.mux = s.routes()
@@ -147,11 +170,24 @@ func (s *Server) routes() *http.ServeMux {
 	}
 	mux.HandleFunc("POST /callbacks/cobalt", s.cobaltLinkResult)
 	if s.cfg.Reconnect != nil {
-		mux.Handle("/r/", Reconnect(s.cfg.Reconnect, s.log))
+		mux.Handle("/r/", reconnect(s.cfg.Reconnect, s.log, s.re.schedule))
 	}
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", s.m)
 	return mux
+}
+
+// settled reports whether the connection ref is healthy with no warning in
+// the cache: its rechecks after a click have nothing left to find.
+func (s *Server) settled(ref string) bool {
+	prov, id, ok := strings.Cut(ref, ":")
+	if !ok {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), healthzTimeout)
+	defer cancel()
+	c, err := s.cfg.Store.Connection(ctx, prov, id)
+	return err == nil && c.Health.Category == health.Healthy && c.Health.Warning == health.NoWarning
 }
 
 // Enabled lists the providers whose webhooks this server receives, and for

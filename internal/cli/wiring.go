@@ -118,7 +118,8 @@ func (a *app) open(ctx context.Context) (*env, error) {
 		return nil, err
 	}
 	b := &backend.Backend{Store: st, Providers: provs, Operator: cfg.Operator, Now: time.Now,
-		Tickets: signer, PublicURL: cfg.Serve.PublicURL, LinkTTL: cfg.Serve.LinkTTL.Duration, Clicks: backend.NewClickGuard()}
+		Tickets: signer, PublicURL: cfg.Serve.PublicURL, LinkTTL: cfg.Serve.LinkTTL.Duration, RecheckAfter: cfg.Serve.RecheckDelays(),
+		Clicks: backend.NewClickGuard()}
 	return &env{cfg: cfg, st: st, backend: b, close: st.Close}, nil
 }
 
@@ -205,7 +206,7 @@ func buildProviders(cfg config.Config) (map[string]provider.Provider, error) {
 // the login rules) and the shared secrets, rechecks and durable links
 // through the backend.
 func newServer(st *store.Store, b *backend.Backend, log *slog.Logger, belvoAuthorization, cobaltSecret string) (*server.Server, error) {
-	cfg := server.Config{Store: st, Backend: b, Reconnect: b, Logger: log,
+	cfg := server.Config{Store: st, Backend: b, Reconnect: b, Logger: log, RecheckAfter: b.RecheckAfter,
 		BelvoAuthorization: belvoAuthorization, CobaltSecret: cobaltSecret}
 	if k, ok := b.Providers[provider.Plaid].(provider.WebhookKeys); ok {
 		cfg.PlaidVerifier = k.NewWebhookVerifier()
