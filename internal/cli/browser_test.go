@@ -17,9 +17,11 @@ import (
 // TestBrowserDurableLinkRepairsPlaid is issue 6's browser test, all real
 // parts on loopback: headless Chromium opens a durable link served by the
 // demo's in-process relink serve, follows its 302 to the Plaid emulator's
-// hosted update page, presses its button, and the emulator's LOGIN_REPAIRED
-// webhook turns the connection healthy in the cache. It skips when Chromium
-// is missing, except under CI=true, where that is a failure.
+// hosted update page and presses its button. Plaid sends no webhook for an
+// update-mode session (issue 14, point 5), so it is serve's recheck after
+// the click (the demo's serve.recheck_after starts at 1 s) that reads the
+// repaired Item and turns the connection healthy in the cache. It skips
+// when Chromium is missing, except under CI=true, where that is a failure.
 func TestBrowserDurableLinkRepairsPlaid(t *testing.T) {
 	exe, err := cdp.Find()
 	if err != nil {
@@ -67,8 +69,8 @@ func TestBrowserDurableLinkRepairsPlaid(t *testing.T) {
 	browserWaitPage(ctx, t, page, "the Plaid emulator's hosted update page",
 		`location.href.startsWith(`+browserJSString(env.Plaid.URL()+"/hosted/")+`) && document.readyState === "complete" && !!document.querySelector("form button")`)
 
-	// Its button completes the session: the emulator repairs the Item,
-	// answers "Connected" and sends ITEM/LOGIN_REPAIRED to serve.
+	// Its button completes the session: the emulator repairs the Item and
+	// answers "Connected"; serve's recheck reads the Item again.
 	if err := page.Eval(ctx, `document.querySelector("form button").click()`, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +144,7 @@ func browserWaitPage(ctx context.Context, t *testing.T, page *cdp.Page, what, co
 }
 
 // browserWaitHealthy polls the cache, for at most 20 s, until conn is healthy and
-// its history holds the emulator's verified ITEM/LOGIN_REPAIRED webhook.
+// its history holds the healthy poll of serve's recheck after the click.
 func browserWaitHealthy(ctx context.Context, t *testing.T, env *demo.Env, conn store.Connection) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
@@ -151,25 +153,25 @@ func browserWaitHealthy(ctx context.Context, t *testing.T, env *demo.Env, conn s
 	defer tick.Stop()
 	for {
 		got, err := env.Store.Connection(ctx, conn.Provider, conn.ProviderID)
-		if err == nil && got.Health.Category == health.Healthy && browserRepairedByWebhook(ctx, env, conn) {
+		if err == nil && got.Health.Category == health.Healthy && browserRepairedByRecheck(ctx, env, conn) {
 			return
 		}
 		select {
 		case <-tick.C:
 		case <-ctx.Done():
-			t.Fatalf("%s did not turn healthy through the LOGIN_REPAIRED webhook within 20 s (the webhook did not reach serve?): %+v, last error %v",
+			t.Fatalf("%s did not turn healthy through serve's recheck within 20 s (no recheck scheduled after the click?): %+v, last error %v",
 				conn.Ref(), got.Health, err)
 		}
 	}
 }
 
-func browserRepairedByWebhook(ctx context.Context, env *demo.Env, conn store.Connection) bool {
+func browserRepairedByRecheck(ctx context.Context, env *demo.Env, conn store.Connection) bool {
 	hist, err := env.Store.History(ctx, conn.ID, 20)
 	if err != nil {
 		return false
 	}
 	for _, e := range hist {
-		if e.Kind == "webhook" && e.ProviderCode == "LOGIN_REPAIRED" && e.Category == string(health.Healthy) && e.Verified != "" {
+		if e.Kind == "poll" && e.Category == string(health.Healthy) {
 			return true
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/relink/relink/health"
-	"github.com/relink/relink/provider"
 	"github.com/relink/relink/provider/plaid"
 	"github.com/relink/relink/provider/sandbox"
 )
@@ -31,8 +30,12 @@ func get(t *testing.T, method, u string) (int, string) {
 }
 
 // TestHostedLinkFlow is the whole repair loop: a broken Item, an update-mode
-// link, the hosted page, its Continue button, the signed webhooks at a
-// verifying receiver, and a healthy Item on the next poll.
+// link, the hosted page, its Continue button, and a healthy Item on the
+// next poll. No webhook comes of the session, as Plaid's spec says: the
+// link token's webhook "will not have an effect" in update mode, and
+// LOGIN_REPAIRED is only for an Item repaired "without the user having gone
+// through the update mode flow in your app" (2020-09-14.yml), so only the
+// poll (relink serve's recheck after a click) sees the repair.
 func TestHostedLinkFlow(t *testing.T) {
 	t.Parallel()
 	emu := newEmulator(t, sandbox.PlaidOptions{})
@@ -62,25 +65,11 @@ func TestHostedLinkFlow(t *testing.T) {
 	if obs, err := c.Check(ctx, conn); err != nil || obs.Signal.Category != health.Healthy {
 		t.Errorf("after: %+v, %v; want healthy", obs.Signal, err)
 	}
-
-	if st := waitWebhooks(t, emu); st.Delivered != 2 || st.Failed != 0 {
-		t.Fatalf("webhook stats %+v, want 2 delivered", st)
+	if st := waitWebhooks(t, emu); st != (sandbox.PlaidWebhookStats{}) {
+		t.Errorf("webhook stats %+v: an update-mode session sends no webhook", st)
 	}
-	obs, errs := rc.observations()
-	if len(errs) > 0 || len(obs) != 2 {
-		t.Fatalf("receiver got %d observations, errors %v", len(obs), errs)
-	}
-	repaired, finished := obs[0], obs[1]
-	if repaired.ProviderID != conn.ProviderID || repaired.Signal.ProviderCode != "LOGIN_REPAIRED" ||
-		repaired.Signal.Category != health.Healthy || repaired.Signal.Effect != health.SetPrimary {
-		t.Errorf("first webhook %+v, want LOGIN_REPAIRED → healthy", repaired)
-	}
-	token := strings.TrimPrefix(lt.URL, emu.URL()+"/hosted/")
-	if !finished.Recheck || finished.Signal.ProviderCode != "SESSION_FINISHED" || plaid.SessionLinkTokenHash(finished.Raw) != provider.TokenHash(token) {
-		t.Errorf("second webhook %+v (raw %s), want SESSION_FINISHED SUCCESS for %s", finished, finished.Raw, token)
-	}
-	if strings.Contains(string(finished.Raw), "public-sandbox") || strings.Contains(string(finished.Raw), token) {
-		t.Errorf("SESSION_FINISHED raw keeps the public or the link token: %s", finished.Raw)
+	if obs, errs := rc.observations(); len(obs) != 0 || len(errs) != 0 {
+		t.Errorf("the receiver got %d observations (%v), want none", len(obs), errs)
 	}
 
 	// The used link now only says it is done.

@@ -78,6 +78,7 @@ type plaidLink struct {
 	token, itemID, clientName, language string
 	countryCodes                        []string
 	hosted                              bool
+	webhook                             string // the request's webhook; "" in update mode, where it has no effect
 	created, expires                    time.Time
 	sessionID                           string
 	finished                            time.Time

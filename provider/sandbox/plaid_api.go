@@ -243,6 +243,9 @@ func (p *Plaid) handleLinkTokenCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	l := &plaidLink{token: "link-sandbox-" + plaidUUID(), clientName: req.ClientName, language: req.Language,
 		countryCodes: req.CountryCodes, hosted: req.HostedLink != nil, created: now, expires: now.Add(life)}
+	if req.AccessToken == "" { // "In update mode, this field will not have an effect" (2020-09-14.yml)
+		l.webhook = req.Webhook
+	}
 	p.mu.Lock()
 	if req.AccessToken != "" {
 		it, ok := p.tokens[req.AccessToken]

@@ -135,8 +135,14 @@ func (p *Plaid) stopHooks() {
 	h.mu.Unlock()
 }
 
-// fire queues an ITEM or LINK webhook; extra holds the code's own fields.
+// fire queues an ITEM or LINK webhook to the Items' webhook URL; extra
+// holds the code's own fields.
 func (p *Plaid) fire(itemID, typ, code string, extra map[string]any) {
+	p.fireTo("", itemID, typ, code, extra)
+}
+
+// fireTo is fire to target ("": the Items' webhook URL).
+func (p *Plaid) fireTo(target, itemID, typ, code string, extra map[string]any) {
 	body := map[string]any{"webhook_type": typ, "webhook_code": code, "environment": "sandbox"}
 	if typ != "LINK" {
 		body["item_id"] = itemID
@@ -147,6 +153,9 @@ func (p *Plaid) fire(itemID, typ, code string, extra map[string]any) {
 	raw, err := json.Marshal(body)
 	p.mu.Lock()
 	url := p.webhookURL
+	if target != "" {
+		url = target
+	}
 	if it := p.items[itemID]; it != nil && typ == "ITEM" {
 		it.lastHook, it.lastHookAt = code, p.now()
 	}

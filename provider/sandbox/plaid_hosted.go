@@ -58,8 +58,15 @@ func (p *Plaid) openHosted(token string) hostedView {
 		Form: &hostedForm{Button: "Continue"}})
 }
 
-// submitHosted completes the session: the Item is repaired and
-// ITEM/LOGIN_REPAIRED (when it was failing) and LINK/SESSION_FINISHED fire.
+// submitHosted completes the session. In update mode the Item is repaired
+// and no webhook is sent, as Plaid's spec says: the link token's webhook
+// "will not have an effect" in update mode (2020-09-14.yml,
+// LinkTokenCreateRequest.webhook), so LINK/SESSION_FINISHED has nowhere to
+// go, and ITEM/LOGIN_REPAIRED is "fired when an Item has exited the
+// ITEM_LOGIN_REQUIRED state without the user having gone through the
+// update mode flow in your app" (Repair sends that one). Only /item/get
+// tells the repair. A session for a new Item sends LINK/SESSION_FINISHED
+// to the webhook its link token named, if any.
 func (p *Plaid) submitHosted(token string) hostedView {
 	l, _, refused := p.hostedLink(token)
 	if refused != nil {
@@ -71,17 +78,16 @@ func (p *Plaid) submitHosted(token string) hostedView {
 	if cur := p.links[l.token]; cur != nil {
 		cur.sessionID, cur.finished = session, now
 	}
-	wasFailing := false
-	if it := p.items[l.itemID]; it != nil {
-		wasFailing = it.code != ""
-	}
 	p.mu.Unlock()
-	if l.itemID != "" && wasFailing && p.repair(l.itemID) {
-		p.fire(l.itemID, "ITEM", "LOGIN_REPAIRED", nil)
+	if l.itemID != "" {
+		p.repair(l.itemID)
+		return plaidConnected
 	}
-	p.fire(l.itemID, "LINK", "SESSION_FINISHED", map[string]any{
-		"status": "SUCCESS", "link_session_id": session, "link_token": l.token,
-		"public_tokens": []string{"public-sandbox-" + plaidUUID()},
-	})
+	if l.webhook != "" {
+		p.fireTo(l.webhook, "", "LINK", "SESSION_FINISHED", map[string]any{
+			"status": "SUCCESS", "link_session_id": session, "link_token": l.token,
+			"public_tokens": []string{"public-sandbox-" + plaidUUID()},
+		})
+	}
 	return plaidConnected
 }

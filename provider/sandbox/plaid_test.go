@@ -515,3 +515,66 @@ func mustConn(t *testing.T, p *sandbox.Plaid, token string) string {
 	}
 	return id
 }
+
+// TestPlaidHostedSessionWebhooks: an update-mode Hosted Link session sends
+// no webhook, though the request names one and the Items have a webhook
+// URL: the link token's webhook "will not have an effect" in update mode,
+// and ITEM LOGIN_REPAIRED is only for repairs made outside the update mode
+// flow (2020-09-14.yml). A session for a new Item sends LINK
+// SESSION_FINISHED to the webhook its link token named.
+func TestPlaidHostedSessionWebhooks(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	got := map[string][]string{} // path → webhook codes
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b struct {
+			WebhookCode string `json:"webhook_code"`
+		}
+		json.NewDecoder(r.Body).Decode(&b)
+		mu.Lock()
+		got[r.URL.Path] = append(got[r.URL.Path], b.WebhookCode)
+		mu.Unlock()
+	}))
+	defer recv.Close()
+	p := startPlaid(t, sandbox.PlaidOptions{WebhookURL: recv.URL + "/items"})
+	it, err := p.AddConnection(sandbox.Connection{Code: "ITEM_LOGIN_REQUIRED"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	session := func(req map[string]any) {
+		t.Helper()
+		req["client_name"], req["language"], req["country_codes"] = "Acme", "en", []string{"US"}
+		req["user"], req["hosted_link"], req["webhook"] = map[string]any{"client_user_id": "u1"}, map[string]any{}, recv.URL+"/session"
+		status, m := call(t, p, "/link/token/create", req, nil)
+		if status != 200 {
+			t.Fatalf("link token: %d %v", status, m)
+		}
+		resp, err := http.Post(m["hosted_link_url"].(string), "application/x-www-form-urlencoded", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := p.WaitWebhooks(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	session(map[string]any{"access_token": it.AccessToken})
+	if c, _ := p.Connection(it.ID); c.Code != "" {
+		t.Fatalf("the session did not repair the Item: %+v", c)
+	}
+	mu.Lock()
+	if len(got) != 0 {
+		t.Errorf("webhooks after an update-mode session: %v, want none", got)
+	}
+	mu.Unlock()
+
+	session(map[string]any{"products": []string{"transactions"}})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got["/items"]) != 0 || len(got["/session"]) != 1 || got["/session"][0] != "SESSION_FINISHED" {
+		t.Errorf("webhooks after a new Item's session: %v, want one SESSION_FINISHED at the link token's webhook", got)
+	}
+}
