@@ -96,6 +96,9 @@ type Serve struct {
 	// relink serve reads the connection again (a repair may send no
 	// webhook); an empty list turns these rechecks off.
 	RecheckAfter []Duration `toml:"recheck_after"`
+	// SyncInterval is how often relink serve syncs every provider for
+	// everyone (one sync at a time); "" or "0s": webhooks only.
+	SyncInterval Interval `toml:"sync_interval"`
 }
 
 // SSH is the [ssh] table: relink serve's dashboard over SSH, for [[people]].
@@ -204,6 +207,25 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	return nil
 }
 
+// Interval is a Duration that may also be written "" (off, as "0s").
+type Interval struct{ time.Duration }
+
+// UnmarshalText parses a Go duration, or "" as zero.
+func (d *Interval) UnmarshalText(b []byte) error {
+	var v Duration
+	if len(b) > 0 {
+		if err := v.UnmarshalText(b); err != nil {
+			return err
+		}
+	}
+	d.Duration = v.Duration
+	return nil
+}
+
+// MinSyncInterval is the shortest serve.sync_interval: a sync reads every
+// connection, and the providers' rate limits are per minute.
+const MinSyncInterval = time.Minute
+
 // KeyList is one or more key names: "q" or ["q", "ctrl+c"].
 type KeyList []string
 
@@ -232,8 +254,9 @@ func Defaults() Config {
 		Plaid:  Plaid{Environment: "sandbox", ClientName: "relink", CountryCodes: []string{"US"}, Language: "en", HostedLink: true, HostedLinkLifetime: Duration{30 * time.Minute}},
 		Belvo:  Belvo{Environment: "sandbox", WidgetURL: "https://widget.belvo.io/", LoginRules: health.DefaultLoginRules()},
 		Cobalt: Cobalt{BaseURL: "https://api.usecobalt.com"},
-		Serve:  Serve{Addr: "127.0.0.1:8787", LinkTTL: Duration{168 * time.Hour}, RecheckAfter: []Duration{{time.Minute}, {5 * time.Minute}, {15 * time.Minute}, {time.Hour}}},
-		SSH:    SSH{IdleTimeout: Duration{30 * time.Minute}, MaxSessions: 64},
+		Serve: Serve{Addr: "127.0.0.1:8787", LinkTTL: Duration{168 * time.Hour}, RecheckAfter: []Duration{{time.Minute}, {5 * time.Minute}, {15 * time.Minute}, {time.Hour}},
+			SyncInterval: Interval{15 * time.Minute}},
+		SSH: SSH{IdleTimeout: Duration{30 * time.Minute}, MaxSessions: 64},
 		Reminders: Reminders{Cooldown: Duration{24 * time.Hour}, AgentBulkLimit: 25,
 			Email: Email{SMTPHost: "localhost", SMTPPort: 587, TLS: "starttls"},
 			SMS:   SMS{BaseURL: "https://api.twilio.com"}},
@@ -424,6 +447,9 @@ func (c Config) Validate() error {
 		bad("serve.link_ttl", "must be positive")
 	}
 	c.validateRecheckAfter(bad)
+	if d := c.Serve.SyncInterval.Duration; d != 0 && d < MinSyncInterval {
+		bad("serve.sync_interval", "%v: must be at least %v, or \"\" (or \"0s\") for webhooks only", d, MinSyncInterval)
+	}
 	if c.SSH.Addr != "" {
 		if _, _, err := net.SplitHostPort(c.SSH.Addr); err != nil {
 			bad("ssh.addr", "%q is not HOST:PORT (e.g. 0.0.0.0:2222)", c.SSH.Addr)

@@ -265,3 +265,37 @@ func TestRecheckAfter(t *testing.T) {
 		}
 	}
 }
+
+// TestSyncInterval: serve.sync_interval, how often the hub syncs for
+// everyone, defaults to 15m; "" and "0s" turn it off (webhooks only); less
+// than a minute, or no duration, is refused.
+func TestSyncInterval(t *testing.T) {
+	if got := Defaults().Serve.SyncInterval.Duration; got != 15*time.Minute {
+		t.Errorf("default sync_interval %v, want 15m", got)
+	}
+	for body, want := range map[string]time.Duration{
+		"[serve]\nsync_interval = \"1h\"\n": time.Hour,
+		"[serve]\nsync_interval = \"\"\n":   0,
+		"[serve]\nsync_interval = \"0s\"\n": 0,
+	} {
+		cfg, err := Load(write(t, body), true, env(nil))
+		if err != nil {
+			t.Fatalf("%q: %v", body, err)
+		}
+		if got := cfg.Serve.SyncInterval.Duration; got != want {
+			t.Errorf("%q: sync_interval %v, want %v", body, got, want)
+		}
+	}
+	for body, wants := range map[string][]string{
+		"[serve]\nsync_interval = \"10s\"\n":   {"serve.sync_interval", "at least 1m"},
+		"[serve]\nsync_interval = \"often\"\n": {"sync_interval", "not a duration"},
+		"[serve]\nsync_interval = \"-5m\"\n":   {"sync_interval", "negative"},
+	} {
+		_, err := Load(write(t, body), true, env(nil))
+		for _, want := range wants {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("%q: %v, want an error naming %q", body, err, want)
+			}
+		}
+	}
+}
