@@ -26,7 +26,16 @@ type Ticket struct {
 	ID      string    // random; the links table row is found by it
 	Conn    string    // provider:provider_id
 	Expires time.Time // after this the link is refused
+	// Purpose is "" for a durable link's ticket; another value (Return)
+	// signs another kind of address that names a connection, which its
+	// handler checks, so one kind of ticket never opens the other's page.
+	Purpose string
 }
+
+// Return is the Purpose of the ticket in the return address of a
+// provider's hosted page (Belvo's widget callback_urls, Cobalt Link's
+// callback URL): which connection the user who comes back was updating.
+const Return = "return"
 
 // Errors of Verify.
 var (
@@ -166,9 +175,10 @@ func createError(path string, err error) error {
 }
 
 type payload struct {
-	ID   string `json:"i"`
-	Conn string `json:"c"`
-	Exp  int64  `json:"e"`
+	ID      string `json:"i"`
+	Conn    string `json:"c"`
+	Exp     int64  `json:"e"`
+	Purpose string `json:"p,omitempty"` // omitted for durable links, so their tickets read as before
 }
 
 var enc = base64.RawURLEncoding.Strict()
@@ -184,7 +194,7 @@ func New(conn string, now time.Time, ttl time.Duration) (Ticket, error) {
 
 // Sign encodes t as payload.signature, safe in a URL path.
 func (s *Signer) Sign(t Ticket) string {
-	b, _ := json.Marshal(payload{ID: t.ID, Conn: t.Conn, Exp: t.Expires.Unix()})
+	b, _ := json.Marshal(payload{ID: t.ID, Conn: t.Conn, Exp: t.Expires.Unix(), Purpose: t.Purpose})
 	p := enc.EncodeToString(b)
 	return p + "." + enc.EncodeToString(s.mac(p))
 }
@@ -218,7 +228,7 @@ func (s *Signer) Verify(token string, now time.Time) (Ticket, error) {
 	if err := json.Unmarshal(raw, &pl); err != nil || pl.ID == "" || pl.Conn == "" {
 		return Ticket{}, ErrMalformed
 	}
-	t := Ticket{ID: pl.ID, Conn: pl.Conn, Expires: time.Unix(pl.Exp, 0).UTC()}
+	t := Ticket{ID: pl.ID, Conn: pl.Conn, Expires: time.Unix(pl.Exp, 0).UTC(), Purpose: pl.Purpose}
 	if !now.Before(t.Expires) {
 		return t, ErrExpired
 	}

@@ -147,3 +147,37 @@ func TestConcurrentCreationAgreesOnOneKey(t *testing.T) {
 		t.Errorf("left behind: %v", entries)
 	}
 }
+
+// TestPurpose: a ticket's purpose is signed with it; a durable link's
+// ticket (no purpose) encodes exactly as before purposes existed.
+func TestPurpose(t *testing.T) {
+	s := signer(t)
+	tk, _ := New("cobalt:clinic-1", now, time.Hour)
+	plain := s.Sign(tk)
+	if p, _, _ := strings.Cut(plain, "."); strings.Contains(string(mustDecode(t, p)), `"p"`) {
+		t.Errorf("a durable ticket carries a purpose: %s", mustDecode(t, p))
+	}
+	tk.Purpose = Return
+	ret := s.Sign(tk)
+	got, err := s.Verify(ret, now)
+	if err != nil || got.Purpose != Return || got.Conn != tk.Conn {
+		t.Fatalf("Verify = %+v, %v", got, err)
+	}
+	if got, _ := s.Verify(plain, now); got.Purpose != "" {
+		t.Errorf("durable ticket verified with purpose %q", got.Purpose)
+	}
+	// The purpose cannot be swapped onto another ticket's signature.
+	forged := strings.Split(ret, ".")[0] + "." + strings.Split(plain, ".")[1]
+	if _, err := s.Verify(forged, now); !errors.Is(err, ErrForged) {
+		t.Errorf("purpose swapped: %v", err)
+	}
+}
+
+func mustDecode(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := enc.DecodeString(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
