@@ -36,6 +36,29 @@ type Conn struct {
 	// (e.g. the clinic), from the registry's org_id column or cobalt.org_id;
 	// "" for the others.
 	OrgID string
+	// Return is where UpdateLink asks the provider's hosted page to send
+	// the user back to (Belvo's widget.callback_urls, Cobalt Link's
+	// callback URL): relink serve's pages, whose signed ticket names this
+	// connection. Empty when relink has no serve.public_url: then none is
+	// asked for. Plaid's client does not use it.
+	Return ReturnURLs
+}
+
+// ReturnURLs are the pages a user comes back to from a provider's hosted
+// update page.
+type ReturnURLs struct {
+	Done string // the update was completed
+	Exit string // the user left before completing it ("" when the provider has no such redirect)
+}
+
+// LinkFinisher is a client whose hosted update page sends the user back
+// with a token that proves the session completed (Cobalt Link's
+// ?token=<public_token>): FinishLink exchanges it and returns the
+// observation that records the completed session, and the access token
+// the exchange gave (a secret: the caller stores it if it is not the one
+// it has, and never logs it).
+type LinkFinisher interface {
+	FinishLink(ctx context.Context, c Conn, publicToken string) (Observation, string, error)
 }
 
 // Observation is one mapped provider signal about one connection.

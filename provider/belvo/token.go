@@ -13,16 +13,44 @@ import (
 // updateScopes are the scopes Belvo shows for update mode (BELVO.md §4.3).
 const updateScopes = "read_institutions,write_links,read_links"
 
+// tokenRequest is the body of POST /api/token/ (BELVO.md §4.3).
+type tokenRequest struct {
+	ID       string  `json:"id"`
+	Password string  `json:"password"`
+	LinkID   string  `json:"link_id"`
+	Scopes   string  `json:"scopes"`
+	Widget   *widget `json:"widget,omitempty"`
+}
+
+// widget configures the hosted widget the token opens. Its callback_urls
+// are where the hosted widget sends the user back: "success" once the link
+// is connected (with ?link=…&institution=…), "exit" when the user leaves;
+// "event" (errors and other widget events) is not asked for, so those
+// stay in the widget (developers.belvo.com, "Hosted Widget Introduction",
+// handling callback events; BELVO.md §4.3 and §4.4).
+type widget struct {
+	CallbackURLs callbackURLs `json:"callback_urls"`
+}
+
+type callbackURLs struct {
+	Success string `json:"success,omitempty"`
+	Exit    string `json:"exit,omitempty"`
+}
+
 // UpdateLink mints a widget access token for the link in update mode
 // (POST /api/token/ with link_id) and returns the hosted widget URL with
-// it. The token lives 10 minutes and works once.
+// it. With conn.Return, the widget's callback_urls send the user back to
+// relink serve's pages. The token lives 10 minutes and works once.
 func (c *Client) UpdateLink(ctx context.Context, conn provider.Conn) (provider.LinkToken, error) {
 	const call = "POST /api/token/"
 	if conn.ProviderID == "" {
 		return provider.LinkToken{}, errors.New("belvo: minting a widget token: no link id")
 	}
-	body, err := json.Marshal(map[string]string{"id": c.cfg.SecretID, "password": c.cfg.SecretPassword,
-		"link_id": conn.ProviderID, "scopes": updateScopes})
+	req := tokenRequest{ID: c.cfg.SecretID, Password: c.cfg.SecretPassword, LinkID: conn.ProviderID, Scopes: updateScopes}
+	if conn.Return.Done != "" || conn.Return.Exit != "" {
+		req.Widget = &widget{CallbackURLs: callbackURLs{Success: conn.Return.Done, Exit: conn.Return.Exit}}
+	}
+	body, err := json.Marshal(req)
 	if err != nil {
 		return provider.LinkToken{}, fmt.Errorf("belvo: encoding the token request: %w", err)
 	}

@@ -120,3 +120,52 @@ func TestHostedWidgetEndToEnd(t *testing.T) {
 		t.Errorf("after the widget: %+v %v", obs.Signal, err)
 	}
 }
+
+// TestUpdateLinkCallbackURLs: with return URLs, the token request carries
+// widget.callback_urls {success, exit}, and the emulator's hosted widget,
+// as Belvo's does, sends the user who finishes to the success URL with the
+// link and institution, and offers the exit URL. Without them none are
+// asked for and the widget ends on its own page.
+func TestUpdateLinkCallbackURLs(t *testing.T) {
+	e := newEnv(t, nil)
+	id := e.add(t, sandbox.Connection{Code: "invalid", Institution: "erebor_mx_retail"})
+	ret := provider.ReturnURLs{Done: "https://relink.example/belvo/done/TICKET", Exit: "https://relink.example/belvo/exit/TICKET"}
+	tok, err := e.client.UpdateLink(t.Context(), provider.Conn{ProviderID: id, Return: ret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(tok.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(page), `href="`+ret.Exit+`"`) {
+		t.Errorf("the widget does not offer the exit URL:\n%s", page)
+	}
+	u, _ := url.Parse(tok.URL)
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err = noFollow.PostForm(tok.URL, url.Values{"access_token": {u.Query().Get("access_token")}, "password": {"new"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusSeeOther || loc.Scheme+"://"+loc.Host+loc.Path != ret.Done || loc.Query().Get("link") != id {
+		t.Errorf("after the widget: %d to %q, want %s?link=%s&…", resp.StatusCode, loc, ret.Done, id)
+	}
+
+	plain, err := e.client.UpdateLink(t.Context(), provider.Conn{ProviderID: e.add(t, sandbox.Connection{Code: "invalid"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err = http.Get(plain.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if strings.Contains(string(page), `id="exit"`) {
+		t.Errorf("a token minted without return URLs offers an exit:\n%s", page)
+	}
+}

@@ -28,8 +28,9 @@ type Config struct {
 	ClientID     string // cobalt.client_id
 	ClientSecret string // cobalt.client_secret; secret
 	// LinkURL is where the user opens Link, a template with {{.Token}} (the
-	// link token, query-escaped). Default: Cobalt's hosted Link,
-	// https://link.usecobalt.com?token={{.Token}}.
+	// link token) and {{.CallbackURL}} (relink serve's return page for this
+	// session, or "" without serve.public_url), both query-escaped.
+	// Default: Cobalt's hosted Link, DefaultLinkURL.
 	LinkURL string
 	// OrgID is cobalt.org_id: Cobalt's org_id (our organization, e.g. the
 	// clinic) for a connection whose registry row names none. Optional.
@@ -37,8 +38,16 @@ type Config struct {
 	Timeout time.Duration // per HTTP attempt; default 15 s
 }
 
-// DefaultLinkURL is Cobalt's hosted new-window Link (COBALT.md §4.2).
-const DefaultLinkURL = "https://link.usecobalt.com?token={{.Token}}"
+// DefaultLinkURL is Cobalt's hosted new-window Link (COBALT.md §4.2),
+// "https://link.usecobalt.com?token={link_token}", which, "once the user
+// completes the flow", redirects "back to your callback_url along with the
+// public_token (eg. https://{YOUR_CALLBACK_URL}?token={public_token})"
+// (https://docs.usecobalt.com/docs/link/setup). Where Link takes the
+// callback_url from, the reference does not say; relink passes serve's
+// return page for the session under that name, which Link ignores if it
+// takes it from elsewhere (then set cobalt.link_url without it, and point
+// Cobalt's callback at serve as Cobalt tells you).
+const DefaultLinkURL = "https://link.usecobalt.com?token={{.Token}}{{if .CallbackURL}}&callback_url={{.CallbackURL}}{{end}}"
 
 // TokenLifetime is how long a link token works, once (COBALT.md §4.1).
 const TokenLifetime = 30 * time.Minute
@@ -75,7 +84,10 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("cobalt.link_url is not a valid template: %w", err)
 	}
 	c := &Client{cfg: cfg, base: base, link: link, now: time.Now}
-	probe, err := c.linkURL("PROBE-TOKEN")
+	if _, err := c.linkURL("PROBE-TOKEN", "https://relink.example/cobalt/done/PROBE"); err != nil {
+		return nil, fmt.Errorf("cobalt.link_url: %w", err)
+	}
+	probe, err := c.linkURL("PROBE-TOKEN", "")
 	if err != nil {
 		return nil, fmt.Errorf("cobalt.link_url: %w", err)
 	}
@@ -95,9 +107,12 @@ func New(cfg Config) (*Client, error) {
 // Name is "cobalt".
 func (c *Client) Name() string { return provider.Cobalt }
 
-func (c *Client) linkURL(token string) (string, error) {
+// linkData is what a cobalt.link_url template sees.
+type linkData struct{ Token, CallbackURL string }
+
+func (c *Client) linkURL(token, callback string) (string, error) {
 	var b strings.Builder
-	if err := c.link.Execute(&b, struct{ Token string }{url.QueryEscape(token)}); err != nil {
+	if err := c.link.Execute(&b, linkData{Token: url.QueryEscape(token), CallbackURL: url.QueryEscape(callback)}); err != nil {
 		return "", fmt.Errorf("filling in the link_url template: %w", err)
 	}
 	return b.String(), nil

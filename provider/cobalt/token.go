@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"time"
 
+	"github.com/relink/relink/health"
 	"github.com/relink/relink/provider"
 )
 
@@ -20,7 +23,9 @@ import (
 // https://docs.usecobalt.com/api-reference/link/create-token), not the
 // per-connection access_token_reference_id. With neither it is an error,
 // and nothing is sent. The token works once, for 30 minutes unless Cobalt
-// says otherwise.
+// says otherwise. conn.Return.Done, when set, is the session's callback URL
+// ({{.CallbackURL}} in LinkURL): Link sends the user there with the public
+// token, which FinishLink exchanges.
 func (c *Client) UpdateLink(ctx context.Context, conn provider.Conn) (provider.LinkToken, error) {
 	const call = "POST /v1/link/token/create"
 	if conn.AccessToken == "" {
@@ -65,7 +70,7 @@ func (c *Client) UpdateLink(ctx context.Context, conn provider.Conn) (provider.L
 	if tok.Token == "" || (tok.Success != nil && !*tok.Success) {
 		return provider.LinkToken{}, c.malformed(call, r.Status, errors.New("no link token in the answer"))
 	}
-	u, err := c.linkURL(tok.Token)
+	u, err := c.linkURL(tok.Token, conn.Return.Done)
 	if err != nil {
 		return provider.LinkToken{}, fmt.Errorf("cobalt: %w", err)
 	}
@@ -77,4 +82,50 @@ func (c *Client) UpdateLink(ctx context.Context, conn provider.Conn) (provider.L
 		}
 	}
 	return provider.LinkToken{URL: u, ExpiresAt: expires}, nil
+}
+
+var _ provider.LinkFinisher = (*Client)(nil)
+
+// FinishLink takes the public token Cobalt Link's redirect brings to the
+// session's callback URL (?token=<public_token>) for conn and exchanges it:
+// GET /v1/link/token/exchange?public_token=…, "GET with a query parameter",
+// answering {"success": true, "token": <access_token>}
+// (https://docs.usecobalt.com/api-reference/link/exchange-token). A
+// successful exchange proves the Link session was completed, which is the
+// clearing signal of a login_required (COBALT.md §6.2): it returns that as
+// a "link_result" observation (health.SourceLinkResult, now; it also ends a
+// password_change_warning), with an EventID made of the public token's
+// hash, so a session is recorded once. The access token is returned too: in
+// update mode it is presumably the one the connection has, which the
+// reference does not say, so the caller compares and keeps the new one if
+// not. A refused exchange (a spent, expired or made-up public token) is a
+// *provider.Error, and nothing is to be recorded.
+func (c *Client) FinishLink(ctx context.Context, conn provider.Conn, publicToken string) (provider.Observation, string, error) {
+	const call = "GET /v1/link/token/exchange"
+	if publicToken == "" {
+		return provider.Observation{}, "", errors.New("cobalt: finishing a Link session: no public token")
+	}
+	r, err := c.send(ctx, http.MethodGet, c.endpoint("/v1/link/token/exchange", url.Values{"public_token": {publicToken}}), "", nil)
+	if err != nil {
+		return provider.Observation{}, "", c.transportFailure(call, err)
+	}
+	if r.Status != http.StatusOK {
+		return provider.Observation{}, "", c.apiFailure(call, r, publicToken)
+	}
+	var ans struct {
+		Success *bool  `json:"success"`
+		Token   string `json:"token"`
+	}
+	if err := json.Unmarshal(r.Body, &ans); err != nil {
+		return provider.Observation{}, "", c.malformed(call, r.Status, fmt.Errorf("decoding the exchange: %w", err))
+	}
+	if ans.Token == "" || (ans.Success != nil && !*ans.Success) {
+		return provider.Observation{}, "", c.malformed(call, r.Status, errors.New("no access token in the answer"))
+	}
+	at := c.now().UTC()
+	raw, _ := json.Marshal(map[string]string{"access_token_reference_id": conn.ProviderID,
+		"completed_at": at.Format(time.RFC3339Nano), "via": "Cobalt Link's redirect to relink serve"})
+	return provider.Observation{ProviderID: conn.ProviderID, Kind: "link_result",
+		EventID: "link-return:" + conn.ProviderID + "@" + provider.TokenHash(publicToken)[:16],
+		Signal:  okSignal(health.SourceLinkResult, at), Raw: raw}, ans.Token, nil
 }

@@ -176,3 +176,65 @@ func TestUpdateLinkNamesTheOrganization(t *testing.T) {
 		t.Errorf("a request went out without an org_id: %s", org)
 	}
 }
+
+// TestHostedLinkReturnsWithAPublicToken: with a return URL, the link opens
+// Cobalt's hosted Link with it as the session's callback; completing Link
+// redirects there with ?token=<public_token> (docs.usecobalt.com/docs/link/setup),
+// and FinishLink exchanges that token once: a link_result observation that
+// clears login_required, and the connection's access token. A spent or
+// made-up public token is refused and records nothing. The default
+// cobalt.link_url passes the callback the same way.
+func TestHostedLinkReturnsWithAPublicToken(t *testing.T) {
+	e := newEnvWith(t, func(o *sandbox.CobaltOptions) { o.OnRepairedURL = "" }, nil)
+	conn := e.add(t, sandbox.Connection{ID: "clinic_7", Code: "login_required"})
+	conn.Return = provider.ReturnURLs{Done: "https://relink.example/cobalt/done/TICKET"}
+	tok, err := e.client.UpdateLink(t.Context(), conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(tok.URL)
+	if u.Query().Get("callback_url") != conn.Return.Done {
+		t.Fatalf("link URL %s does not carry the callback", tok.URL)
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.PostForm(e.emu.URL()+"/link?"+url.Values{"callback_url": {conn.Return.Done}}.Encode(),
+		url.Values{"token": {u.Query().Get("token")}, "password": {"new"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	back, _ := url.Parse(resp.Header.Get("Location"))
+	pt := back.Query().Get("token")
+	if resp.StatusCode != http.StatusSeeOther || back.Path != "/cobalt/done/TICKET" || pt == "" {
+		t.Fatalf("after Link: %d to %q", resp.StatusCode, back)
+	}
+
+	obs, access, err := e.client.FinishLink(t.Context(), conn, pt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if obs.ProviderID != "clinic_7" || obs.Kind != "link_result" || obs.EventID == "" || obs.Signal.Category != health.Healthy ||
+		obs.Signal.Source != health.SourceLinkResult || !obs.Signal.ClearWarning || access != conn.AccessToken {
+		t.Errorf("FinishLink = %+v, token equal %v", obs, access == conn.AccessToken)
+	}
+	if strings.Contains(string(obs.Raw), pt) || strings.Contains(string(obs.Raw), conn.AccessToken) || strings.Contains(obs.EventID, pt) {
+		t.Errorf("the observation keeps a token: %s %s", obs.EventID, obs.Raw)
+	}
+	_, _, err = e.client.FinishLink(t.Context(), conn, pt)
+	if pe := providerError(t, err, pt); pe.Status != 400 || pe.Code != "invalid_public_token" {
+		t.Errorf("spent public token: %+v", pe)
+	}
+
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"success":true,"token":"lt_1"}`)
+	}))
+	defer srv.Close()
+	def, err := cobalt.New(cobalt.Config{BaseURL: srv.URL, ClientID: "ci", ClientSecret: "cs"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err = def.UpdateLink(t.Context(), provider.Conn{ProviderID: "p", AccessToken: "a", OrgID: "org_1", Return: conn.Return})
+	if want := "https://link.usecobalt.com?token=lt_1&callback_url=" + url.QueryEscape(conn.Return.Done); err != nil || tok.URL != want {
+		t.Errorf("default link URL %s (%v), want %s", tok.URL, err, want)
+	}
+}

@@ -60,6 +60,9 @@ type belvoLink struct {
 type belvoToken struct {
 	linkID  string
 	expires time.Time
+	// the request's widget.callback_urls: where the hosted widget sends
+	// the user once done (success) or gone (exit); "" for none
+	success, exit string
 }
 
 // belvoErrorItem is one element of a Belvo error array (BELVO.md §5.1).

@@ -200,6 +200,18 @@ func (b *Belvo) handleToken(w http.ResponseWriter, r *http.Request) {
 		Password *string `json:"password"`
 		LinkID   *string `json:"link_id"`
 		Scopes   string  `json:"scopes"`
+		// widget configures the hosted widget; its callback_urls
+		// {success, exit, event} are where the widget redirects
+		// (BELVO.md §4.3; developers.belvo.com, "Hosted Widget
+		// Introduction", handling callback events). Branding and the
+		// rest are accepted and not used.
+		Widget *struct {
+			CallbackURLs *struct {
+				Success string `json:"success"`
+				Exit    string `json:"exit"`
+				Event   string `json:"event"`
+			} `json:"callback_urls"`
+		} `json:"widget"`
 	}
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
 		belvoWriteErrors(w, belvoErrorItem{status: http.StatusBadRequest, Code: "parse_error",
@@ -229,6 +241,21 @@ func (b *Belvo) handleToken(w http.ResponseWriter, r *http.Request) {
 	if req.LinkID != nil {
 		linkID = *req.LinkID
 	}
+	tok := &belvoToken{linkID: linkID}
+	if req.Widget != nil && req.Widget.CallbackURLs != nil {
+		cb := req.Widget.CallbackURLs
+		// What Belvo does with a callback that is not a URL is not
+		// documented: the emulator refuses it, as a validation error of
+		// that field, so a client that sends one is caught.
+		for _, f := range []struct{ name, v string }{{"success", cb.Success}, {"exit", cb.Exit}, {"event", cb.Event}} {
+			if u, err := url.Parse(f.v); f.v != "" && (err != nil || u.Scheme == "" || u.Host == "" && u.Opaque == "") {
+				belvoWriteErrors(w, belvoErrorItem{status: http.StatusBadRequest, Code: "invalid",
+					Message: "Enter a valid URL.", Field: "widget.callback_urls." + f.name})
+				return
+			}
+		}
+		tok.success, tok.exit = cb.Success, cb.Exit
+	}
 	access, refresh := belvoHex(24), belvoHex(24)
 	b.mu.Lock()
 	if linkID != "" {
@@ -252,7 +279,8 @@ func (b *Belvo) handleToken(w http.ResponseWriter, r *http.Request) {
 			delete(b.tokens, tok)
 		}
 	}
-	b.tokens[access] = &belvoToken{linkID: linkID, expires: now.Add(belvoTokenTTL)}
+	tok.expires = now.Add(belvoTokenTTL)
+	b.tokens[access] = tok
 	b.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated)

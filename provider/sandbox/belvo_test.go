@@ -441,3 +441,48 @@ func TestBelvoSetWebhookURLAndConnection(t *testing.T) {
 		t.Error("a failed delivery was not reported")
 	}
 }
+
+// TestBelvoWidgetCallbackURLs: the token's widget.callback_urls are where
+// the hosted widget sends the user: success with the link id and
+// institution as query parameters (kept beside the URL's own), exit from
+// the widget's Exit. A callback that is not a URL is refused.
+func TestBelvoWidgetCallbackURLs(t *testing.T) {
+	b, _ := newBelvoEmu(t)
+	l, _ := b.AddConnection(sandbox.Connection{Code: "invalid", Institution: "erebor_mx_retail"})
+	id, pw := b.Credentials()
+	token := func(widget string) (int, []byte) {
+		req, _ := http.NewRequest(http.MethodPost, b.URL()+"/api/token/",
+			strings.NewReader(`{"id":"`+id+`","password":"`+pw+`","link_id":"`+l.ID+`","scopes":"read_institutions,write_links,read_links",`+widget+`}`))
+		status, _, body := belvoDo(t, req)
+		return status, body
+	}
+	status, body := token(`"widget":{"callback_urls":{"success":"https://relink.example/belvo/done/T1?x=1","exit":"https://relink.example/belvo/exit/T1"}}`)
+	var tok struct{ Access string }
+	if json.Unmarshal(body, &tok); status != http.StatusCreated || tok.Access == "" {
+		t.Fatalf("token: %d %s", status, body)
+	}
+	page := b.WidgetURL() + "?access_token=" + url.QueryEscape(tok.Access)
+	_, _, html := belvoGet(t, b, strings.TrimPrefix(page, b.URL()), false)
+	if !bytes.Contains(html, []byte(`href="https://relink.example/belvo/exit/T1"`)) {
+		t.Errorf("the widget offers no exit to the exit callback:\n%s", html)
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.PostForm(page, url.Values{"access_token": {tok.Access}, "password": {"new"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusSeeOther || loc.Host != "relink.example" || loc.Path != "/belvo/done/T1" ||
+		loc.Query().Get("x") != "1" || loc.Query().Get("link") != l.ID || loc.Query().Get("institution") != "erebor_mx_retail" {
+		t.Errorf("after the update: %d to %q, want the success callback with link and institution", resp.StatusCode, loc)
+	}
+	if belvoStatus(b, l.ID) != "" {
+		t.Errorf("status %s after the widget", belvoStatus(b, l.ID))
+	}
+
+	status, body = token(`"widget":{"callback_urls":{"success":"not a url"}}`)
+	if m := wantBelvoError(t, status, body, http.StatusBadRequest, "invalid"); m["field"] != "widget.callback_urls.success" {
+		t.Errorf("bad callback: field %v", m["field"])
+	}
+}

@@ -8,9 +8,10 @@ import (
 	"time"
 )
 
-// Cobalt emulator: POST /v1/link/token/create, GET and POST /v1/settings,
-// GET /v1/webhook-events, the hosted Link page at /link?token=…, and
-// HMAC-signed webhooks (COBALT.md). Every event is also kept in the event
+// Cobalt emulator: POST /v1/link/token/create, GET /v1/link/token/exchange,
+// GET and POST /v1/settings, GET /v1/webhook-events, the hosted Link page at
+// /link?token=… (which, given a callback_url, redirects there with
+// ?token=<public_token> once done), and HMAC-signed webhooks (COBALT.md). Every event is also kept in the event
 // history, whether or not it was delivered. It answers as Cobalt's published
 // reference says where our notes differ: GET /v1/settings returns the
 // Cobalt-side settings, 200, whether or not the EHR login works; event
@@ -62,8 +63,9 @@ type Cobalt struct {
 	byToken                 map[string]*cobaltConn
 	byRef                   map[string]*cobaltConn
 	links                   map[string]*cobaltLinkToken
-	orgs                    map[string]bool // organizations Cobalt knows
-	lastUser, lastOrg       string          // of the last link token minted
+	publics                 map[string]*cobaltPublicToken // by public token
+	orgs                    map[string]bool               // organizations Cobalt knows
+	lastUser, lastOrg       string                        // of the last link token minted
 	seq                     int
 }
 
@@ -78,6 +80,15 @@ type cobaltConn struct {
 
 type cobaltLinkToken struct {
 	ref     string // "" outside update mode
+	expires time.Time
+	used    bool
+}
+
+// cobaltPublicToken is what a completed Link session hands the caller's
+// callback URL, for GET /v1/link/token/exchange: single use, and (the
+// reference gives no lifetime) valid for cobaltTokenTTL.
+type cobaltPublicToken struct {
+	ref     string
 	expires time.Time
 	used    bool
 }
@@ -123,10 +134,11 @@ func NewCobalt(opts CobaltOptions) (*Cobalt, error) {
 		opts.OrgID = "org_sandbox"
 	}
 	c := &Cobalt{Faults: &Faults{}, opts: opts, webhookURL: opts.WebhookURL, repairedURL: opts.OnRepairedURL, byToken: map[string]*cobaltConn{}, byRef: map[string]*cobaltConn{},
-		links: map[string]*cobaltLinkToken{}, orgs: map[string]bool{opts.OrgID: true}}
+		links: map[string]*cobaltLinkToken{}, publics: map[string]*cobaltPublicToken{}, orgs: map[string]bool{opts.OrgID: true}}
 
 	api := http.NewServeMux()
 	api.HandleFunc("POST /v1/link/token/create", c.handleLinkToken)
+	api.HandleFunc("GET /v1/link/token/exchange", c.handleExchange)
 	api.HandleFunc("GET /v1/settings", c.handleSettings)
 	api.HandleFunc("POST /v1/settings", c.handleSettingsUpdate)
 	api.HandleFunc("GET /v1/webhook-events", c.handleEvents)
@@ -152,8 +164,12 @@ func NewCobalt(opts CobaltOptions) (*Cobalt, error) {
 // URL is the API base URL (cobalt.base_url); paths start with /v1.
 func (c *Cobalt) URL() string { return c.srv.URL }
 
-// LinkURL is the hosted Link page as a cobalt.link_url template.
-func (c *Cobalt) LinkURL() string { return c.srv.URL + "/link?token={{.Token}}" }
+// LinkURL is the hosted Link page as a cobalt.link_url template: the link
+// token, and the callback URL when the caller has one (Link redirects
+// there with ?token=<public_token> once the user is done).
+func (c *Cobalt) LinkURL() string {
+	return c.srv.URL + "/link?token={{.Token}}{{if .CallbackURL}}&callback_url={{.CallbackURL}}{{end}}"
+}
 
 // Credentials are the client_id and client_secret the emulator accepts.
 func (c *Cobalt) Credentials() (clientID, clientSecret string) {

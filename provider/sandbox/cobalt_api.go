@@ -115,6 +115,40 @@ func (c *Cobalt) handleLinkToken(w http.ResponseWriter, r *http.Request) {
 	cobaltWriteJSON(w, http.StatusOK, map[string]any{"success": true, "token": tok})
 }
 
+// handleExchange is GET /v1/link/token/exchange?public_token=…: "GET with a
+// query parameter", answering {"success": true, "token": <access_token>}
+// (https://docs.usecobalt.com/api-reference/link/exchange-token). In update
+// mode it answers the connection's access token as it was: the reference
+// does not say whether update mode issues a new one, and the emulator
+// keeps it, as Plaid's update mode (which Cobalt's mirrors) does. A public
+// token works once; an unknown, spent or expired one gets 400 (the
+// reference names no code for it).
+func (c *Cobalt) handleExchange(w http.ResponseWriter, r *http.Request) {
+	if !c.client(w, r) {
+		return
+	}
+	pt := r.URL.Query().Get("public_token")
+	if pt == "" {
+		cobaltWriteError(w, http.StatusBadRequest, "validation_error", "public_token is required")
+		return
+	}
+	c.mu.Lock()
+	p, ok := c.publics[pt]
+	var cc *cobaltConn
+	if ok && !p.used && !c.opts.Now().After(p.expires) {
+		cc = c.byRef[p.ref]
+	}
+	if cc == nil {
+		c.mu.Unlock()
+		cobaltWriteError(w, http.StatusBadRequest, "invalid_public_token", "Invalid or expired public token")
+		return
+	}
+	p.used = true
+	tok := cc.token
+	c.mu.Unlock()
+	cobaltWriteJSON(w, http.StatusOK, map[string]any{"success": true, "token": tok})
+}
+
 func (c *Cobalt) handleSettings(w http.ResponseWriter, r *http.Request) {
 	cc, ok := c.user(w, r)
 	if !ok {

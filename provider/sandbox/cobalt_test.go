@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"text/template"
 	"time"
 
 	"github.com/relink/relink/provider/sandbox"
@@ -362,7 +363,7 @@ func TestCobaltLinkPage(t *testing.T) {
 	c.Break("clinic_3", "login_required", "Please reconnect your EHR.")
 	_, m := cobaltCall(t, c, "POST", "/v1/link/token/create", "",
 		`{"user_id":"u3","org_id":"`+c.OrgID()+`","access_token":"`+conn.AccessToken+`"}`)
-	page := strings.Replace(c.LinkURL(), "{{.Token}}", m["token"].(string), 1)
+	page := c.URL() + "/link?token=" + url.QueryEscape(m["token"].(string))
 
 	resp, err := http.Get(page)
 	if err != nil {
@@ -450,5 +451,67 @@ func TestCobaltSetURLsAndConnection(t *testing.T) {
 	}
 	if conn, _ := c.Connection("k1"); conn.Code != "" {
 		t.Errorf("after Repair: %+v", conn)
+	}
+}
+
+// TestCobaltLinkRedirectsToTheCallback: opened with a callback_url, the
+// hosted Link page completes the update and redirects there with
+// ?token=<public_token> (docs.usecobalt.com/docs/link/setup), and GET
+// /v1/link/token/exchange turns that public token, once, into the
+// connection's access token.
+func TestCobaltLinkRedirectsToTheCallback(t *testing.T) {
+	c, _, _ := newCobaltEmu(t, false)
+	c.SetOnRepairedURL("") // Cobalt's own Link: no callback of ours
+	conn, _ := c.AddConnection(sandbox.Connection{ID: "clinic_9", Code: "login_required"})
+	_, m := cobaltCall(t, c, "POST", "/v1/link/token/create", "",
+		`{"user_id":"u9","org_id":"`+c.OrgID()+`","access_token":"`+conn.AccessToken+`"}`)
+	lt := m["token"].(string)
+	tmpl := template.Must(template.New("").Parse(c.LinkURL()))
+	var page strings.Builder
+	tmpl.Execute(&page, struct{ Token, CallbackURL string }{url.QueryEscape(lt), url.QueryEscape("https://relink.example/cobalt/done/T9")})
+
+	resp, err := http.Get(page.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`action="/link?callback_url=https%3A%2F%2Frelink.example%2Fcobalt%2Fdone%2FT9"`)) {
+		t.Fatalf("link page: %d %s", resp.StatusCode, body)
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err = noFollow.PostForm(c.URL()+"/link?callback_url="+url.QueryEscape("https://relink.example/cobalt/done/T9"),
+		url.Values{"token": {lt}, "password": {"new"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	pt := loc.Query().Get("token")
+	if resp.StatusCode != http.StatusSeeOther || loc.Host != "relink.example" || loc.Path != "/cobalt/done/T9" || !strings.HasPrefix(pt, "pt_") {
+		t.Fatalf("after Link: %d to %q, want the callback with ?token=<public_token>", resp.StatusCode, loc)
+	}
+	if cobaltBroken(c, "clinic_9") {
+		t.Error("Link did not repair the connection")
+	}
+
+	status, m := cobaltCall(t, c, "GET", "/v1/link/token/exchange?public_token="+url.QueryEscape(pt), "", "")
+	if status != 200 || m["success"] != true || m["token"] != conn.AccessToken {
+		t.Errorf("exchange: %d %v, want the connection's access token", status, m)
+	}
+	status, m = cobaltCall(t, c, "GET", "/v1/link/token/exchange?public_token="+url.QueryEscape(pt), "", "")
+	wantCobaltError(t, status, m, 400, "invalid_public_token")
+	status, m = cobaltCall(t, c, "GET", "/v1/link/token/exchange", "", "")
+	wantCobaltError(t, status, m, 400, "validation_error")
+
+	_, m = cobaltCall(t, c, "POST", "/v1/link/token/create", "",
+		`{"user_id":"u9","org_id":"`+c.OrgID()+`","access_token":"`+conn.AccessToken+`"}`)
+	resp, err = http.Get(c.URL() + "/link?token=" + url.QueryEscape(m["token"].(string)) + "&callback_url=relative/path")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("a callback_url that is not a URL: %d, want 400", resp.StatusCode)
 	}
 }

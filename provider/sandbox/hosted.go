@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"html/template"
 	"net/http"
+	"net/url"
 )
 
 // The emulators' hosted update pages (Plaid's Hosted Link, Belvo's widget,
@@ -20,11 +21,13 @@ type hostedPage struct {
 	// token reads the page's token from a request. An error is a form that
 	// cannot be read (400).
 	token func(http.ResponseWriter, *http.Request) (string, error)
-	// open is what a GET shows for a token: the form, or why not.
-	open func(token string) hostedView
+	// open is what a GET shows for a token: the form, or why not. q is
+	// the page address's query.
+	open func(token string, q url.Values) hostedView
 	// submit completes the update for a token (the button's POST) and
-	// is what the page shows then.
-	submit func(token string) hostedView
+	// is what the page shows then (or where it sends the browser). q is
+	// the query of the address the form posted to.
+	submit func(token string, q url.Values) hostedView
 }
 
 // hostedView is one rendering of a hosted page: an alert (a refusal or a
@@ -36,10 +39,14 @@ type hostedView struct {
 
 	Alert string // shown alone
 	Done  string // shown alone
+	// Redirect, when set, sends the browser there (303) instead of a page:
+	// the provider's redirect to the caller's return URL.
+	Redirect string
 
 	Label, Subject string // "Institution", "banorte_mx_retail": what is updated; no Label, no line
 	Need           string // what the connection needs
 	Form           *hostedForm
+	Exit           string // an "Exit" link beside the form: where leaving goes
 
 	Note string // small print
 }
@@ -70,6 +77,7 @@ button{font-size:1rem;padding:.6rem 1.2rem}</style></head><body>
 {{end}}{{range .Fields}}<label>{{.Label}} <input{{if .Type}} type="{{.Type}}"{{end}} name="{{.Name}}" autocomplete="{{.Autocomplete}}"></label>
 {{end}}<p><button type="submit">{{.Button}}</button></p>
 </form>
+{{end}}{{with .Exit}}<p><a id="exit" href="{{.}}">Exit</a></p>
 {{end}}{{end}}{{with .Note}}<p><small>{{.}}</small></p>{{end}}
 </body></html>
 `))
@@ -88,9 +96,14 @@ func (h *hostedPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		v = hostedView{status: http.StatusBadRequest, Alert: "The form could not be read."}
 	case r.Method == http.MethodPost:
-		v = h.submit(token)
+		v = h.submit(token, r.URL.Query())
 	default:
-		v = h.open(token)
+		v = h.open(token, r.URL.Query())
+	}
+	if v.Redirect != "" {
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, v.Redirect, http.StatusSeeOther)
+		return
 	}
 	h.render(w, v)
 }

@@ -1,6 +1,9 @@
 package sandbox
 
-import "net/http"
+import (
+	"net/http"
+	"net/url"
+)
 
 // ---- the hosted update-mode page (a hostedPage at /hosted/{token}) ----
 
@@ -48,7 +51,7 @@ func (p *Plaid) hostedLink(token string) (plaidLink, string, *hostedView) {
 	return snap, "", &refused
 }
 
-func (p *Plaid) openHosted(token string) hostedView {
+func (p *Plaid) openHosted(token string, _ url.Values) hostedView {
 	_, inst, refused := p.hostedLink(token)
 	if refused != nil {
 		return *refused
@@ -67,7 +70,7 @@ func (p *Plaid) openHosted(token string) hostedView {
 // update mode flow in your app" (Repair sends that one). Only /item/get
 // tells the repair. A session for a new Item sends LINK/SESSION_FINISHED
 // to the webhook its link token named, if any.
-func (p *Plaid) submitHosted(token string) hostedView {
+func (p *Plaid) submitHosted(token string, _ url.Values) hostedView {
 	l, _, refused := p.hostedLink(token)
 	if refused != nil {
 		return *refused
