@@ -55,7 +55,8 @@ func (d *Backend) mint(ctx context.Context, ref string) (store.Connection, provi
 		}
 		return conn, provider.LinkToken{}, err
 	}
-	lt, err := p.UpdateLink(ctx, provider.Conn{ProviderID: conn.ProviderID, AccessToken: tok, UserRef: conn.UserRef, OrgID: conn.OrgID})
+	lt, err := p.UpdateLink(ctx, provider.Conn{ProviderID: conn.ProviderID, AccessToken: tok, UserRef: conn.UserRef, OrgID: conn.OrgID,
+		Return: d.returnURLs(conn)})
 	if err != nil {
 		return conn, lt, explainRefusal(conn, err)
 	}
@@ -181,7 +182,7 @@ func (d *Backend) Redeem(ctx context.Context, token string) (Redemption, error) 
 	switch {
 	case errors.Is(err, ticket.ErrExpired):
 		return Redemption{Outcome: ExpiredTicket, Connection: t.Conn, Reason: "This reconnect link has expired. Ask support for a new one."}, nil
-	case err != nil:
+	case err != nil || t.Purpose != "": // a return page's ticket is not a durable link
 		return Redemption{Outcome: InvalidTicket, Reason: "This is not a valid reconnect link."}, nil
 	}
 	l, err := d.Store.LinkByTicket(ctx, t.ID)

@@ -157,8 +157,12 @@ func (e *Env) startEmulators() error {
 	}
 	e.OnClose(e.Belvo.Close)
 	e.CobaltSecret = "demo-cobalt-webhook-secret"
+	// Cobalt's own hosted Link, as cobalt.link_url's default is: a repair
+	// comes back through its redirect to serve's return page
+	// (/cobalt/done/{ticket}?token=<public_token>), not through a callback
+	// of a Link page of ours (OnRepairedURL).
 	if e.Cobalt, err = sandbox.NewCobalt(sandbox.CobaltOptions{WebhookURL: e.WebhookBase + "/webhooks/cobalt",
-		WebhookSecret: e.CobaltSecret, OnRepairedURL: e.WebhookBase + "/callbacks/cobalt"}); err != nil {
+		WebhookSecret: e.CobaltSecret}); err != nil {
 		return fmt.Errorf("demo: starting the Cobalt emulator: %w", err)
 	}
 	e.OnClose(e.Cobalt.Close)

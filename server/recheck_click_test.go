@@ -80,13 +80,14 @@ func (c *fakeTimers) waiting() int {
 	return n
 }
 
-// clickEnv is env with durable links served, and the rechecks after a
-// click on a clock the test moves.
+// clickEnv is env with durable links and return pages served, and the
+// rechecks after a click on a clock the test moves.
 func clickEnv(t *testing.T) (*env, *fakeTimers) {
 	t.Helper()
 	clock := &fakeTimers{}
 	e := newEnv(t, func(c *Config) {
 		c.Reconnect = c.Backend.(*backend.Backend)
+		c.Returns = c.Backend.(*backend.Backend)
 		c.AfterFunc = clock.AfterFunc
 	})
 	signer, err := ticket.LoadOrCreate(ticket.KeyPath(e.dbPath))

@@ -44,6 +44,11 @@ type Config struct {
 	// Reconnect, when set, serves the durable reconnect links on
 	// GET /r/{ticket} (see Reconnect).
 	Reconnect Redeemer
+	// Returns, when set, serves the pages the providers' hosted update
+	// pages send the user back to: GET /belvo/done/{ticket},
+	// /belvo/exit/{ticket} and /cobalt/done/{ticket}?token=… (see
+	// backend.LinkReturn); a finished Belvo widget is rechecked at once.
+	Returns Returner
 	// RecheckAfter are the delays after a durable link sent its user to the
 	// provider's update page at which the connection is read again with
 	// Backend (serve.recheck_after; see rechecker). nil means
@@ -171,6 +176,11 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /callbacks/cobalt", s.cobaltLinkResult)
 	if s.cfg.Reconnect != nil {
 		mux.Handle("/r/", reconnect(s.cfg.Reconnect, s.log, s.re.schedule))
+	}
+	if s.cfg.Returns != nil {
+		for _, r := range returnRoutes {
+			mux.HandleFunc("GET /"+r.prov+"/"+r.page+"/{ticket}", s.linkReturn(r.prov, r.page))
+		}
 	}
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", s.m)

@@ -206,7 +206,7 @@ func buildProviders(cfg config.Config) (map[string]provider.Provider, error) {
 // the login rules) and the shared secrets, rechecks and durable links
 // through the backend.
 func newServer(st *store.Store, b *backend.Backend, log *slog.Logger, belvoAuthorization, cobaltSecret string) (*server.Server, error) {
-	cfg := server.Config{Store: st, Backend: b, Reconnect: b, Logger: log, RecheckAfter: b.RecheckAfter,
+	cfg := server.Config{Store: st, Backend: b, Reconnect: b, Returns: b, Logger: log, RecheckAfter: b.RecheckAfter,
 		BelvoAuthorization: belvoAuthorization, CobaltSecret: cobaltSecret}
 	if k, ok := b.Providers[provider.Plaid].(provider.WebhookKeys); ok {
 		cfg.PlaidVerifier = k.NewWebhookVerifier()
