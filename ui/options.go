@@ -59,6 +59,12 @@ type Options struct {
 	RemindChannel   string        // default "email"
 	Operator        string        // who acts, shown in the header
 
+	// ConfigFile is the config file read, or the one looked for when
+	// ConfigFound is false. With no provider configured (Providers empty)
+	// the dashboard's first screen names it and says how to start.
+	ConfigFile  string
+	ConfigFound bool
+
 	// Role is what the person at this dashboard may do; the zero value,
 	// RoleLead, allows everything (the local dashboard). A key the role
 	// does not allow says why on the status line and does nothing; help,

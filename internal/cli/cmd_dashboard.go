@@ -82,6 +82,7 @@ func (a *app) dashboard(ctx context.Context, f dashboardFlags) error {
 	}
 	opts := ui.Options{Store: st, Keys: keyOverrides(cfg), Theme: cfg.UI.Theme, ThemeDir: cfg.UI.ThemeDir,
 		ReadOnly: f.readOnly, SyncInterval: cfg.UI.SyncInterval.Duration, Providers: providers, Operator: operatorOr(cfg)}
+	opts.ConfigFile, opts.ConfigFound = a.configLookedFor(cfg)
 	if len(d.Providers) > 0 {
 		opts.Actions = rem
 	}
@@ -105,4 +106,19 @@ func keyOverrides(cfg config.Config) map[string][]string {
 		out[k] = v
 	}
 	return out
+}
+
+// configLookedFor is the config file the dashboard read, or else the one it
+// looked for (as loadConfig does: --config, RELINK_CONFIG, the XDG default),
+// for the first screen to name.
+func (a *app) configLookedFor(cfg config.Config) (string, bool) {
+	switch {
+	case cfg.File != "":
+		return cfg.File, true
+	case a.configPath != "":
+		return a.configPath, false
+	case a.getenv("RELINK_CONFIG") != "":
+		return a.getenv("RELINK_CONFIG"), false
+	}
+	return config.DefaultPath(), false
 }
