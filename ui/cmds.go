@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"fmt"
 	"os/exec"
 	"runtime"
 	"time"
@@ -40,10 +41,11 @@ func (m *Model) pageCmd(count bool) tea.Cmd {
 	q.Limit = 3 * h
 	m.pending.active, m.pending.off, m.pending.limit = true, q.Offset, q.Limit
 	ctx, done := m.replace(&m.cancelPage)
+	qk := queryKey(q)
 	page := func() tea.Msg {
 		defer done()
 		rows, err := st.Page(ctx, q)
-		return pageMsg{id: id, offset: q.Offset, limit: q.Limit, rows: rows, err: err}
+		return pageMsg{id: id, query: qk, offset: q.Offset, limit: q.Limit, rows: rows, err: err}
 	}
 	if !count {
 		return page
@@ -56,7 +58,45 @@ func (m *Model) pageCmd(count bool) tea.Cmd {
 		defer cdone()
 		n, err := st.CountPage(cctx, q)
 		return totalMsg{id: cid, total: n, err: err}
-	})
+	}, m.anywhereCmd(q))
+}
+
+// queryKey names a page query's group, filter and order: pages read with
+// the same one are the same view, re-read.
+func queryKey(q store.PageQuery) string {
+	return fmt.Sprintf("%d/%s/%d/%v/%s", q.Group.Kind, q.Group.Category, q.Sort, q.Desc, q.Filter)
+}
+
+// anywhereCmd counts what the filter of q finds among every connection, in
+// any state, so that the view can say there are more outside the group.
+func (m *Model) anywhereCmd(q store.PageQuery) tea.Cmd {
+	m.seq++
+	id, st, ctx := m.seq, m.opts.Store, m.ctx
+	m.req.anywhere = id
+	if q.Filter == "" || q.Group.Kind == store.GroupEveryone {
+		m.anywhere = 0
+		return nil
+	}
+	q.Group = store.Group{Kind: store.GroupEveryone}
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, queryTimeout)
+		defer cancel()
+		n, err := st.CountPage(ctx, q)
+		return anywhereMsg{id: id, n: n, err: err}
+	}
+}
+
+// connCmd re-reads one connection: the open one, after it left the page.
+func (m *Model) connCmd(connID int64) tea.Cmd {
+	m.seq++
+	id, st, ctx := m.seq, m.opts.Store, m.ctx
+	m.req.conn = id
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, queryTimeout)
+		defer cancel()
+		c, err := st.ConnectionByID(ctx, connID)
+		return connMsg{id: id, conn: c, err: err}
+	}
 }
 
 // replace cancels the read that *cancel belongs to and starts a new one.
@@ -94,11 +134,15 @@ func (m *Model) insightsCmd() tea.Cmd {
 	g := m.group()
 	return func() tea.Msg {
 		msg := insightsMsg{id: id, group: g.key()}
-		if g.sg.Kind == store.GroupExpiring {
-			return msg
-		}
 		ctx, cancel := context.WithTimeout(ctx, queryTimeout)
 		defer cancel()
+		switch g.sg.Kind {
+		case store.GroupExpiring:
+			msg.expiring, msg.err = st.Expiring(ctx, now)
+			return msg
+		case store.GroupEveryone:
+			return msg // the pane shows the counts
+		}
 		msg.breakdown, msg.err = st.Breakdown(ctx, g.sg.Category, breakdownLimit)
 		if msg.err == nil {
 			msg.perDay, msg.err = st.NewFailuresPerDay(ctx, g.sg, now, 14)
@@ -159,6 +203,9 @@ func (m *Model) refreshCmd() tea.Cmd {
 	if m.detailOpen {
 		if c, ok := m.selected(); ok {
 			cmds = append(cmds, m.historyCmd(c.ID))
+		}
+		if m.pinned != nil {
+			cmds = append(cmds, m.connCmd(m.pinned.ID))
 		}
 	}
 	m.refreshes++

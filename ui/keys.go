@@ -14,6 +14,7 @@ import (
 type KeyMap struct {
 	Up, Down, Top, Bottom, PageDown, PageUp key.Binding
 	NextGroup, PrevGroup                    key.Binding
+	JumpGroup, Everyone                     key.Binding // a group by its number; find anyone
 	Filter, Open, Back, Mark, MarkAll       key.Binding
 	Sort, SortReverse                       key.Binding
 	CopyLink, CopyDurable, OpenBrowser, QR  key.Binding
@@ -64,6 +65,8 @@ var actions = []action{
 	{binding{"page_up", "page up", func(k *KeyMap) *key.Binding { return &k.PageUp }}, (*Model).pageUp, RoleViewer},
 	{binding{"next_group", "next group", func(k *KeyMap) *key.Binding { return &k.NextGroup }}, (*Model).nextGroup, RoleViewer},
 	{binding{"prev_group", "previous group", func(k *KeyMap) *key.Binding { return &k.PrevGroup }}, (*Model).prevGroup, RoleViewer},
+	{binding{"jump_group", "go to group 1-9", func(k *KeyMap) *key.Binding { return &k.JumpGroup }}, (*Model).jumpGroup, RoleViewer},
+	{binding{"everyone", "find anyone, in any state", func(k *KeyMap) *key.Binding { return &k.Everyone }}, (*Model).toEveryone, RoleViewer},
 	{binding{"filter", "filter rows", func(k *KeyMap) *key.Binding { return &k.Filter }}, (*Model).focusFilter, RoleViewer},
 	{binding{"open", "open details", func(k *KeyMap) *key.Binding { return &k.Open }}, (*Model).toggleDetail, RoleViewer},
 	{binding{"back", "back / close / clear", func(k *KeyMap) *key.Binding { return &k.Back }}, (*Model).back, RoleViewer},
@@ -139,6 +142,7 @@ func DefaultKeyMap() KeyMap {
 		"copy_link": {"c"}, "copy_durable_link": {"C"}, "open_browser": {"o"}, "show_qr": {"Q"},
 		"remind": {"r"}, "sync": {"ctrl+r"}, "funnel": {"F"},
 		"palette": {":", "ctrl+p"}, "help": {"?"}, "quit": {"q", "ctrl+c"},
+		"jump_group": {"1", "2", "3", "4", "5", "6", "7", "8", "9"}, "everyone": {"e"},
 
 		"yes": {"y", "Y"}, "no": {"n", "N", "q"},
 		"toggle": {"tab", "shift+tab", "left", "right", "h", "l"},
@@ -279,8 +283,19 @@ func isFKey(s string) bool {
 	return n >= 1 && n <= 20 && s == fmt.Sprintf("f%d", n)
 }
 
-// helpKey is how a binding's keys read in help: its first two, prettified.
+// helpKey is how a binding's keys read in help: its first two, prettified;
+// a run of digits as "1-9".
 func helpKey(keys []string) string {
+	if run := len(keys) > 2; run {
+		for i, k := range keys {
+			if len(k) != 1 || k[0] != keys[0][0]+byte(i) || k[0] < '0' || k[0] > '9' {
+				run = false
+			}
+		}
+		if run {
+			return keys[0] + "-" + keys[len(keys)-1]
+		}
+	}
 	pretty := map[string]string{"down": "↓", "up": "↑", "left": "←", "right": "→", "pgdown": "pgdn"}
 	var out []string
 	for i, k := range keys {
@@ -327,8 +342,8 @@ func (k KeyMap) moveHint() key.Binding {
 // FullHelp is the ? help, one column per group.
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
-		{k.Down, k.Up, k.Top, k.Bottom, k.PageDown, k.PageUp, k.NextGroup, k.PrevGroup},
-		{k.Filter, k.Open, k.Back, k.Mark, k.MarkAll, k.Sort, k.SortReverse},
+		{k.Down, k.Up, k.Top, k.Bottom, k.PageDown, k.PageUp, k.NextGroup, k.PrevGroup, k.JumpGroup},
+		{k.Filter, k.Everyone, k.Open, k.Back, k.Mark, k.MarkAll, k.Sort, k.SortReverse},
 		{k.CopyLink, k.CopyDurable, k.OpenBrowser, k.QR, k.Remind},
 		{k.Sync, k.Funnel, k.Palette, k.Help, k.Quit},
 		k.dialogBindings(),

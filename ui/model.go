@@ -23,7 +23,8 @@ type Context struct {
 	ReadOnly      bool
 }
 
-// group is one tab: a category with failing connections, all failing, or expiring.
+// group is one tab (a category with failing connections, all failing,
+// expiring), or everyone: every connection in any state, found by the filter.
 type group struct {
 	sg    store.Group
 	count int
@@ -35,6 +36,8 @@ func (g group) key() string {
 		return "all"
 	case store.GroupExpiring:
 		return "expiring"
+	case store.GroupEveryone:
+		return "everyone"
 	}
 	return string(g.sg.Category)
 }
@@ -62,13 +65,14 @@ type Model struct {
 
 	// Request ids: a result is applied only if its id is the latest of its kind.
 	seq int
-	req struct{ counts, page, total, history, insights, markAll, funnel int }
+	req struct{ counts, page, total, history, insights, markAll, funnel, anywhere, conn int }
 
 	cancelPage, cancelCount context.CancelFunc // the page and count reads in flight
 
 	counts   store.Counts
 	groups   []group
 	gi       int
+	everyone bool // the lookup of anyone in any state shows, not the tab gi
 	sort     store.Sort
 	desc     bool
 	filterOn bool // the filter input has focus
@@ -79,6 +83,7 @@ type Model struct {
 	total, cursor, top int
 	rows               []store.Connection
 	rowsOff            int
+	rowsQuery          string // the query the rows were read with (queryKey)
 	loaded             bool
 	pending            struct {
 		active     bool
@@ -95,6 +100,9 @@ type Model struct {
 	qrCache     *qrCache
 
 	insights     insightsMsg
+	anywhere     int               // how many connections in any state the filter finds (GroupEveryone)
+	pinned       *store.Connection // the open connection, kept in the pane after it left the group (repaired)
+	pressed      tea.KeyPressMsg   // the key being handled, for the actions that read it (jump_group)
 	syncStates   map[string]store.SyncState
 	marks        map[int64]string // id → ref
 	refreshes    int
@@ -142,7 +150,7 @@ func New(opts Options) (*Model, error) {
 	}
 	m := &Model{
 		opts: opts, palette: pal, dark: true,
-		groups: []group{{sg: store.Group{Kind: store.GroupAllFailing}}, {sg: store.Group{Kind: store.GroupExpiring}}},
+		groups: buildGroups(store.Counts{}, ""),
 		links:  map[int64]backend.Link{}, marks: map[int64]string{},
 		after: tick, open: startBrowser,
 	}
@@ -160,6 +168,9 @@ func New(opts Options) (*Model, error) {
 func (m *Model) disableUnavailable() {
 	k := &m.c.Keys
 	noActions := m.opts.Actions == nil
+	if noActions && k.Sync.Enabled() { // ctrl+r still answers: with what to do
+		m.refused = append(m.refused, refusal{keys: k.Sync, why: m.nothingToSync()})
+	}
 	for _, b := range []struct {
 		on  bool
 		key *key.Binding
@@ -174,6 +185,20 @@ func (m *Model) disableUnavailable() {
 			b.key.SetEnabled(false)
 		}
 	}
+}
+
+// nothingToSync is what the sync key says when there is nothing to sync.
+func (m *Model) nothingToSync() string {
+	if !m.firstRun() {
+		return "nothing to sync: this dashboard shows the cache only"
+	}
+	where := "no config file"
+	if f := m.opts.ConfigFile; f != "" && m.opts.ConfigFound {
+		where = f
+	} else if f != "" {
+		where = f + " (not found)"
+	}
+	return "nothing to sync: no provider is configured in " + where + "; try relink --demo"
 }
 
 // restyle rebuilds the styles for the palette, background and colour mode.
@@ -203,15 +228,27 @@ func (m *Model) Init() tea.Cmd {
 	return tea.Batch(cmds...)
 }
 
-func (m *Model) group() group { return m.groups[m.gi] }
+// group is the group on screen: the current tab's, or everyone while a
+// lookup of anyone shows (over the tab it came from, where back returns).
+func (m *Model) group() group {
+	if m.everyone {
+		return group{sg: store.Group{Kind: store.GroupEveryone}, count: m.counts.Total}
+	}
+	return m.groups[m.gi]
+}
 
 // query is the page query of the current group, filter and sort.
 func (m *Model) query() store.PageQuery {
 	return store.PageQuery{Group: m.group().sg, Filter: m.filter.Value(), Sort: m.sort, Desc: m.desc}
 }
 
-// selected is the connection under the cursor, if its page is loaded.
+// selected is the connection under the cursor, if its page is loaded; while
+// the pane holds a connection that left the group (pinned), that one: what
+// the pane shows is what the keys act on.
 func (m *Model) selected() (store.Connection, bool) {
+	if m.pinned != nil {
+		return *m.pinned, true
+	}
 	i := m.cursor - m.rowsOff
 	if m.total == 0 || i < 0 || i >= len(m.rows) {
 		return store.Connection{}, false
@@ -235,3 +272,7 @@ func buildGroups(c store.Counts, current string) []group {
 	}
 	return append(gs, group{sg: store.Group{Kind: store.GroupExpiring}, count: c.Expiring})
 }
+
+// firstRun says whether no provider is configured: the dashboard then says
+// how to start instead of showing an empty cache as all well.
+func (m *Model) firstRun() bool { return len(m.opts.Providers) == 0 }

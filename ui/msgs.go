@@ -17,6 +17,7 @@ type (
 	}
 	pageMsg struct {
 		id     int
+		query  string // the group, filter and order it was read with (queryKey)
 		offset int
 		limit  int
 		rows   []store.Connection
@@ -39,7 +40,19 @@ type (
 		group     string
 		breakdown []store.Breakdown
 		perDay    []int
+		expiring  store.ExpiringSummary // the expiring group's deadlines and warnings
 		err       error
+	}
+	// anywhereMsg is how many connections in any state the filter finds.
+	anywhereMsg struct {
+		id, n int
+		err   error
+	}
+	// connMsg is the open connection re-read after it left the page.
+	connMsg struct {
+		id   int
+		conn store.Connection
+		err  error
 	}
 	syncStatesMsg struct {
 		states map[string]store.SyncState

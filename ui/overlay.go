@@ -37,10 +37,10 @@ const (
 type dialogAction interface{ isDialogAction() }
 
 type (
-	closeDialog   struct{}             // cancelled, answered No, or dismissed
-	confirmDialog struct{}             // answered Yes: do what the question asked (Model.confirmed)
-	quitApp       struct{}             // a quit key: what quit does on the main screen
-	runAction     struct{ act action } // the palette's choice
+	closeDialog   struct{}                           // cancelled, answered No, or dismissed
+	confirmDialog struct{}                           // answered Yes: do what the question asked (Model.confirmed)
+	quitApp       struct{}                           // a quit key: what quit does on the main screen
+	runAction     struct{ run func(*Model) tea.Cmd } // the palette's choice: an action, or a jump to a group
 )
 
 func (closeDialog) isDialogAction()   {}
@@ -220,32 +220,72 @@ func (o *confirmOverlay) key(c *Context, k tea.KeyPressMsg) dialogAction {
 
 func (o *confirmOverlay) view(c *Context) string { return renderConfirm(c, o) }
 
-// paletteOverlay lists the enabled actions, filtered as you type; choose runs one.
+// paletteOverlay finds a group by its name (":mfa" goes to mfa_required,
+// as k9s's ":" switches views) or an enabled action, filtered as you type;
+// choose runs one. The groups come first, then the actions that act, and
+// the moves, which have their own keys, last.
 type paletteOverlay struct {
-	input lineInput
-	sel   int
+	input  lineInput
+	sel    int
+	groups []group // the tabs when it opened
 }
 
-func newPalette() *paletteOverlay {
-	return &paletteOverlay{input: lineInput{prompt: ": ", placeholder: "type to find an action", focused: true}}
+// paletteEntry is one line of the palette: a group to go to, or an action.
+type paletteEntry struct {
+	name      string // the action's name, or "group:" and the group's key
+	text, key string // what it does, and its key
+	count     string // a group's count
+	run       func(*Model) tea.Cmd
+}
+
+func newPalette(groups []group) *paletteOverlay {
+	return &paletteOverlay{groups: groups,
+		input: lineInput{prompt: ": ", placeholder: "a group (mfa, locked…) or an action", focused: true}}
 }
 
 func (*paletteOverlay) id() dialogID { return paletteDialog }
 
-// entries are the enabled actions whose name or description contains the query.
-func (p *paletteOverlay) entries(c *Context) []action {
+// movesLast are the actions the palette lists last: moving has its own keys.
+var movesLast = map[string]bool{"down": true, "up": true, "top": true, "bottom": true, "page_down": true, "page_up": true,
+	"next_group": true, "prev_group": true, "jump_group": true}
+
+// entries are the groups whose name or title contains the query, then the
+// enabled actions whose name or description does.
+func (p *paletteOverlay) entries(c *Context) []paletteEntry {
 	q := strings.ToLower(strings.TrimSpace(p.input.Value()))
-	var out []action
-	for _, a := range actions {
-		b := a.get(&c.Keys)
-		if b == &c.Keys.Palette || !b.Enabled() {
+	has := func(texts ...string) bool {
+		for _, t := range texts {
+			if strings.Contains(strings.ToLower(t), q) {
+				return true
+			}
+		}
+		return q == ""
+	}
+	var out, moves []paletteEntry
+	for i, g := range p.groups {
+		if !has(g.key(), g.label(), groupTitle(g)) {
 			continue
 		}
-		if q == "" || strings.Contains(a.name, q) || strings.Contains(a.desc, q) {
-			out = append(out, a)
+		gk := g.key()
+		e := paletteEntry{name: "group:" + gk, text: "go to " + g.label(), count: fmt.Sprint(g.count), run: func(m *Model) tea.Cmd { return m.switchToKey(gk) }}
+		if i < 9 && c.Keys.JumpGroup.Enabled() {
+			e.key = fmt.Sprint(i + 1)
+		}
+		out = append(out, e)
+	}
+	for _, a := range actions {
+		b := a.get(&c.Keys)
+		if b == &c.Keys.Palette || b == &c.Keys.JumpGroup || !b.Enabled() || !has(a.name, a.desc) {
+			continue
+		}
+		e := paletteEntry{name: a.name, text: a.desc, key: b.Help().Key, run: a.run}
+		if movesLast[a.name] {
+			moves = append(moves, e)
+		} else {
+			out = append(out, e)
 		}
 	}
-	return out
+	return append(out, moves...)
 }
 
 // key types what is text into the query; of the other keys, close and
@@ -267,7 +307,7 @@ func (p *paletteOverlay) key(c *Context, k tea.KeyPressMsg) dialogAction {
 			return nil
 		case key.Matches(k, d.Choose):
 			if p.sel < len(es) {
-				return runAction{es[p.sel]}
+				return runAction{es[p.sel].run}
 			}
 			return closeDialog{}
 		}

@@ -97,7 +97,7 @@ func TestGoldenComponents(t *testing.T) {
 				t.Run("tabs", func(t *testing.T) { golden(t, renderTabs(c, m.groups, m.gi, "dana", w)) })
 				t.Run("viewbar", func(t *testing.T) { golden(t, m.renderViewBar()) })
 				t.Run("table", func(t *testing.T) { golden(t, renderTable(c, m.tableData(), l.tableW, l.tableH)) })
-				t.Run("insights", func(t *testing.T) { golden(t, renderInsights(c, m.group(), m.insights, l.paneW, 14)) })
+				t.Run("insights", func(t *testing.T) { golden(t, renderInsights(c, m.insightsData(), l.paneW, 14)) })
 				t.Run("status", func(t *testing.T) { golden(t, renderStatus(c, m.statusData(), w)) })
 				t.Run("footer", func(t *testing.T) { golden(t, renderFooter(c, m.footerMode(), w)) })
 				t.Run("help", func(t *testing.T) { golden(t, renderHelp(c)) })

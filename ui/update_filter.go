@@ -2,21 +2,36 @@ package ui
 
 import (
 	tea "charm.land/bubbletea/v2"
+
+	"github.com/relink/relink/store"
 )
 
 // filterKey handles a key while the filter input has focus: enter keeps the
-// filter and returns to the table, esc clears it, the arrow keys still move
-// the selection, anything else edits the query.
+// filter and returns to the table (to everyone, when the group has no match
+// and others do), tab shows what it finds in any state (everyone), esc
+// clears it, the arrow keys still move the selection, anything else edits
+// the query.
 func (m *Model) filterKey(k tea.KeyPressMsg) tea.Cmd {
 	switch k.String() {
 	case "enter":
 		m.filterOn = false
 		m.filter.Blur()
+		if m.loaded && m.total == 0 && m.anywhere > 0 && m.filter.Value() == m.applied {
+			return m.toEveryone()
+		}
 		if m.filter.Value() != m.applied {
 			m.debounce++
 			return m.applyFilter()
 		}
 		return nil
+	case "tab":
+		if m.filter.Value() == "" || m.group().sg.Kind == store.GroupEveryone {
+			return nil
+		}
+		m.filterOn = false
+		m.filter.Blur()
+		m.debounce++
+		return m.toEveryone()
 	case "esc":
 		m.filterOn = false
 		m.filter.Blur()

@@ -1,8 +1,12 @@
 package ui
 
 import (
+	"fmt"
+
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+
+	"github.com/relink/relink/internal/textfmt"
 )
 
 // handleKey routes a key press: the open dialog, then the filter input,
@@ -16,6 +20,7 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 	}
 	for _, a := range actions {
 		if key.Matches(k, *a.get(&m.c.Keys)) {
+			m.pressed = k
 			return a.run(m)
 		}
 	}
@@ -43,7 +48,7 @@ func (m *Model) act(d dialog, a dialogAction) tea.Cmd {
 		}
 		return m.quit()
 	case runAction:
-		return a.act.run(m)
+		return a.run(m)
 	}
 	return nil
 }
@@ -63,7 +68,15 @@ func (m *Model) confirmed(d dialog) tea.Cmd {
 
 // The main screen's actions (the actions table in keys.go runs them).
 
-func (m *Model) rowDown() tea.Cmd  { return m.moveTo(m.cursor + 1) }
+// rowDown moves to the next row. With a repaired connection held in the
+// pane (pinned), the next row is the one that took its place.
+func (m *Model) rowDown() tea.Cmd {
+	if m.pinned != nil {
+		return m.moveTo(m.cursor)
+	}
+	return m.moveTo(m.cursor + 1)
+}
+
 func (m *Model) rowUp() tea.Cmd    { return m.moveTo(m.cursor - 1) }
 func (m *Model) firstRow() tea.Cmd { return m.moveTo(0) }
 func (m *Model) lastRow() tea.Cmd  { return m.moveTo(m.total - 1) }
@@ -80,6 +93,30 @@ func (m *Model) pageUp() tea.Cmd {
 
 func (m *Model) nextGroup() tea.Cmd { return m.switchGroup(m.gi + 1) }
 func (m *Model) prevGroup() tea.Cmd { return m.switchGroup(m.gi - 1) }
+
+// jumpGroup goes to the group the digit pressed numbers: 1 is All failing,
+// then the tabs in order (the All failing pane numbers them).
+func (m *Model) jumpGroup() tea.Cmd {
+	t := m.pressed.Text
+	if len(t) != 1 || t[0] < '1' || t[0] > '9' {
+		return nil
+	}
+	if n := int(t[0] - '1'); n < len(m.groups) {
+		return m.switchGroup(n)
+	}
+	return m.report(false, fmt.Sprintf("there are %d groups; %s finds one by name", len(m.groups), firstKey(m.c.Keys.Palette)))
+}
+
+// switchToKey goes to the group of key (the tabs may have changed since it
+// was chosen); a group gone meanwhile is said so.
+func (m *Model) switchToKey(k string) tea.Cmd {
+	for i, g := range m.groups {
+		if g.key() == k {
+			return m.switchGroup(i)
+		}
+	}
+	return m.report(false, k+" has no connections any more")
+}
 
 func (m *Model) focusFilter() tea.Cmd {
 	m.filterOn = true
@@ -106,7 +143,7 @@ func (m *Model) copyDirect() tea.Cmd  { return m.mintLink(false, false) }
 func (m *Model) copyDurable() tea.Cmd { return m.mintLink(true, false) }
 
 func (m *Model) openPalette() tea.Cmd {
-	m.overlay = newPalette()
+	m.overlay = newPalette(m.groups)
 	return nil
 }
 
@@ -119,6 +156,7 @@ func (m *Model) openHelp() tea.Cmd {
 // the rows now visible and, with the pane open, the new row's history.
 func (m *Model) moveTo(i int) tea.Cmd {
 	before, _ := m.selected()
+	m.pinned = nil
 	m.cursor = max(0, min(i, m.total-1))
 	m.scrollToCursor()
 	cmds := []tea.Cmd{m.ensureLoaded()}
@@ -157,11 +195,49 @@ func (m *Model) ensureLoaded() tea.Cmd {
 	return m.pageCmd(false)
 }
 
-// switchGroup moves to group i (wrapping) and reads its first page.
+// switchGroup moves to group i (wrapping) and reads its first page; from
+// everyone, the tabs count from the one it was opened over.
 func (m *Model) switchGroup(i int) tea.Cmd {
 	n := len(m.groups)
-	m.gi = ((i % n) + n) % n
-	return tea.Batch(m.resetView(), m.insightsCmd())
+	to := ((i % n) + n) % n
+	var said tea.Cmd
+	if to != m.gi || m.everyone {
+		said = m.leaveView()
+	}
+	m.gi, m.everyone = to, false
+	return tea.Batch(m.resetView(), m.insightsCmd(), said)
+}
+
+// leaveView forgets what belonged to the view on screen before another
+// shows. Marks belong to the group they were made in: leaving it clears
+// them, and says so, so that r never reminds people who are not on screen.
+func (m *Model) leaveView() tea.Cmd {
+	from := m.group()
+	m.pinned = nil
+	m.req.markAll = 0 // a mark-all still reading marks the view left: drop it
+	if len(m.marks) == 0 {
+		return nil
+	}
+	n := len(m.marks)
+	clear(m.marks)
+	return m.report(true, fmt.Sprintf("%s cleared: marks stay in the group they were made in (%s)",
+		textfmt.Plural(n, "mark", "marks"), from.label()))
+}
+
+// toEveryone shows what the filter finds among every connection, in any
+// state; without a filter it opens the filter there, for a name, email or
+// id. Back (esc) returns to the tab it came from.
+func (m *Model) toEveryone() tea.Cmd {
+	var cmd tea.Cmd
+	if !m.everyone {
+		said := m.leaveView()
+		m.everyone = true
+		cmd = tea.Batch(m.resetView(), m.insightsCmd(), said)
+	}
+	if m.filter.Value() == "" {
+		return tea.Batch(cmd, m.focusFilter())
+	}
+	return cmd
 }
 
 // resetView goes back to the first row and re-reads the group.
@@ -176,6 +252,7 @@ func (m *Model) toggleDetail() tea.Cmd {
 	m.detailOpen = !m.detailOpen
 	if !m.detailOpen {
 		m.showQR = false
+		m.pinned = nil // it is not in the table: the cursor's row is what is left
 	}
 	cmd := m.relayout()
 	if c, ok := m.selected(); ok && m.detailOpen {
@@ -194,7 +271,8 @@ func (m *Model) toggleQR() tea.Cmd {
 	return m.relayout() // the pane is wider with the code
 }
 
-// back closes the detail pane, else clears the marks, else the filter.
+// back closes the detail pane, else clears the marks, else leaves the
+// lookup of anyone for the tab it came from, else clears the filter.
 func (m *Model) back() tea.Cmd {
 	switch {
 	case m.detailOpen:
@@ -202,6 +280,8 @@ func (m *Model) back() tea.Cmd {
 	case len(m.marks) > 0:
 		clear(m.marks)
 		return nil
+	case m.everyone:
+		return m.switchGroup(m.gi)
 	case m.filter.Value() != "":
 		m.filter.Reset()
 		return m.applyFilter()

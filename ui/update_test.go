@@ -148,7 +148,7 @@ func TestSortCycleAndReverse(t *testing.T) {
 	if desc[0] != asc[len(asc)-1] {
 		t.Fatalf("S should reverse: first %q, want %q", desc[0], asc[len(asc)-1])
 	}
-	mustContain(t, h.screen(), "sort name ↓")
+	mustContain(t, h.screen(), "sort user ↓ (Z→A)", "user ↓") // the column's name, and the way its values run
 }
 
 func TestMarks(t *testing.T) {

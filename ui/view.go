@@ -37,7 +37,7 @@ func (m *Model) render() string {
 		conn, ok := m.selected()
 		pane = renderDetail(c, m.detailData(conn, ok), l.paneW, l.paneH)
 	default:
-		pane = renderInsights(c, m.group(), m.insights, l.paneW, l.paneH)
+		pane = renderInsights(c, m.insightsData(), l.paneW, l.paneH)
 	}
 	var main string
 	if l.paneBelow {
@@ -45,8 +45,12 @@ func (m *Model) render() string {
 	} else {
 		main = lipgloss.JoinHorizontal(lipgloss.Top, table, " ", pane)
 	}
+	tabs, gi := m.groups, m.gi
+	if m.everyone { // the lookup of anyone shows as a tab of its own while open
+		tabs, gi = append(append([]group(nil), m.groups...), m.group()), len(m.groups)
+	}
 	screen := strings.Join([]string{
-		renderTabs(c, m.groups, m.gi, m.opts.Operator, c.Width),
+		renderTabs(c, tabs, gi, m.opts.Operator, c.Width),
 		m.renderViewBar(),
 		main,
 		renderStatus(c, m.statusData(), c.Width),

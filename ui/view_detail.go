@@ -26,10 +26,15 @@ type detailData struct {
 	showQR     bool    // the QR code of link was asked for
 	qr         qrImage // …and here it is
 	qrOff      string  // …or why it cannot be drawn
+	left       string  // the group it left, when the pane holds one no longer in it (repaired)
+	moveKeys   string  // the keys that go back to the rows then
 }
 
 func (m *Model) detailData(conn store.Connection, ok bool) detailData {
 	d := detailData{conn: conn, ok: ok, showQR: m.showQR}
+	if m.pinned != nil {
+		d.left, d.moveKeys = m.group().label(), keysHint(m.c.Keys.Down, m.c.Keys.Up)
+	}
 	if ok && m.historyFor == conn.ID {
 		d.history, d.historyErr = m.history, m.historyErr
 	}
@@ -171,6 +176,16 @@ func renderDetail(c *Context, d detailData, w, h int) string {
 		s.Bold.Render(displayName(conn))+s.Subtle.Render(nonEmpty(" · ", conn.UserRef)),
 		s.Text.Render(strings.Join(nonBlank(conn.Email, conn.Phone), " · ")),
 		s.Subtle.Render(conn.Ref()+nonEmpty(" · ", conn.Institution)))
+	if d.left != "" {
+		note, st := s.Icons.OK+" repaired: no longer in "+d.left, s.Success
+		if hl.Category.Failing() {
+			note, st = "now "+string(hl.Category)+": no longer in "+d.left, s.Warning
+		}
+		if d.moveKeys != "" {
+			note += "; " + d.moveKeys + " back to the list"
+		}
+		f.wrap(st, note)
+	}
 	f.parts("health", s.Category(hl.Category).Render(hl.Category.Info().Title), s.Subtle.Render("("+string(hl.Category)+")"))
 	if hl.ProviderCode != "" || hl.ProviderReason != "" {
 		f.text("code", s.Text, strings.Join(nonBlank(hl.ProviderCode, hl.ProviderReason), " · "), 2, false)
@@ -196,6 +211,9 @@ func renderDetail(c *Context, d detailData, w, h int) string {
 			s.Subtle.Render(hl.LastTransientCode), s.Subtle.Render("· "+agoText(hl.LastTransientAt, now)))
 	}
 	f.line("reminded", s.Text.Render(agoText(conn.LastRemindedAt, now)))
+	if why := noRemindWhy(conn); why != "" {
+		f.text("", s.Warning, s.Icons.Fail+" no reminder: "+why, 3, false)
+	}
 	f.link(d.link, now)
 	f.history(d, now)
 	return pane(c, fmt.Sprintf("Connection %s", conn.Ref()), clip(strings.Join(f.lines, "\n"), f.w, h-2), w, h)

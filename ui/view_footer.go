@@ -62,7 +62,7 @@ func renderFooter(c *Context, mode footerMode, w int) string {
 	var items []string
 	switch mode {
 	case footerFilter:
-		items = []string{hint("enter", "keep filter"), hint("esc", "clear"), hint("↑/↓", "move")}
+		items = []string{hint("enter", "keep filter"), hint("esc", "clear"), hint("↑/↓", "move"), hint("tab", "any state")}
 	case footerConfirm:
 		items = dialogHints(hint, [2]string{firstKey(d.Yes), "yes"}, [2]string{keysHint(d.No, d.Close), "no"},
 			[2]string{firstKey(d.Toggle), "switch"}, [2]string{firstKey(d.Choose), "choose"})

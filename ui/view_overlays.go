@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"fmt"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -161,13 +162,16 @@ func renderPalette(c *Context, p *paletteOverlay) string {
 	es := p.entries(c)
 	width := min(56, c.Width-10)
 	lines := []string{s.DialogTitle.Render("Commands"), p.input.view(c, width), ""}
-	for i, a := range es {
+	for i, e := range es {
 		if i == 12 {
-			lines = append(lines, s.Subtle.Render(ic.Ellipsis))
+			lines = append(lines, s.Subtle.Render(fmt.Sprintf("%s %d more: type to narrow", ic.Ellipsis, len(es)-12)))
 			break
 		}
-		k := a.get(&c.Keys).Help().Key
-		text := fit(a.desc, width-lipgloss.Width(k)-3, ic.Ellipsis) + " " + k
+		right := e.key
+		if e.count != "" { // a group: its count, then its number key (or room for one)
+			right = e.count + "  " + fit(e.key, 1, "")
+		}
+		text := fit(e.text, width-lipgloss.Width(right)-3, ic.Ellipsis) + " " + right
 		if i == p.sel {
 			lines = append(lines, s.RowSelected.Render(ic.Cursor+" "+text))
 		} else {
@@ -175,7 +179,7 @@ func renderPalette(c *Context, p *paletteOverlay) string {
 		}
 	}
 	if len(es) == 0 {
-		lines = append(lines, s.Subtle.Render("no action matches"))
+		lines = append(lines, s.Subtle.Render("no action matches, and no group"))
 	}
 	return s.Dialog.Render(strings.Join(lines, "\n"))
 }
