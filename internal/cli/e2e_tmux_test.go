@@ -57,6 +57,62 @@ func TestDashboardInTmux(t *testing.T) {
 	tm.keys("BTab")
 	tm.waitFor("all failing again", 5*time.Second, func(s string) bool { return strings.Contains(viewBar(s), "All failing") })
 
+	// The first screen names every failing category; ":mfa" finds one by name.
+	tm.waitFor("the categories in the side pane", 5*time.Second, func(s string) bool {
+		return strings.Contains(s, "By category, worst first") && strings.Contains(s, "mfa_required") && strings.Contains(s, "healthy")
+	})
+	tm.literal(":")
+	tm.waitFor("the palette, groups first", 5*time.Second, func(s string) bool {
+		return strings.Contains(s, "Commands") && strings.Contains(s, "› go to all failing")
+	})
+	tm.literal("mfa")
+	tm.waitFor("mfa_required found", 5*time.Second, func(s string) bool { return strings.Contains(s, "› go to mfa_required") })
+	tm.keys("Enter")
+	tm.waitFor("the mfa_required group", 5*time.Second, func(s string) bool {
+		return strings.Contains(viewBar(s), "MFA required (mfa_required)") && !strings.Contains(s, "Commands")
+	})
+
+	// Anyone by email, whatever their state: a connection with a warning
+	// (working) is not in mfa_required; tab shows it among everyone.
+	for i := 0; !strings.Contains(viewBar(tm.capture()), "Expiring"); i++ {
+		if i == 20 {
+			t.Fatalf("no expiring group:\n%s", tm.capture())
+		}
+		before := viewBar(tm.capture())
+		tm.keys("Tab")
+		tm.waitFor("the next group", 5*time.Second, func(s string) bool { return viewBar(s) != before })
+	}
+	tm.keys("Enter")
+	email := regexp.MustCompile(`[a-z0-9.]+@example\.(com|org|net)`)
+	var who string
+	tm.waitFor("an email in the pane", 5*time.Second, func(s string) bool {
+		who = email.FindString(s)
+		return strings.Contains(s, "Connection ") && who != ""
+	})
+	tm.keys("Escape")
+	tm.waitFor("the pane closed", 5*time.Second, func(s string) bool { return !strings.Contains(s, "History") })
+	tm.literal(":")
+	tm.waitFor("the palette", 5*time.Second, func(s string) bool { return strings.Contains(s, "› go to all failing") })
+	tm.literal("mfa")
+	tm.waitFor("mfa_required found", 5*time.Second, func(s string) bool { return strings.Contains(s, "› go to mfa_required") })
+	tm.keys("Enter")
+	tm.waitFor("mfa_required again", 5*time.Second, func(s string) bool { return strings.Contains(viewBar(s), "(mfa_required)") })
+	tm.keys("/")
+	tm.literal(who)
+	anyState, found := regexp.MustCompile(`\b[1-9]\d* in any state: tab shows them`), regexp.MustCompile(`" [1-9]\d* found`)
+	tm.waitFor("a match outside the group", 5*time.Second, func(s string) bool { return anyState.MatchString(viewBar(s)) })
+	tm.keys("Tab")
+	tm.waitFor("the connection among everyone, with its state", 5*time.Second, func(s string) bool {
+		return strings.Contains(viewBar(s), "Everyone: any state") && found.MatchString(viewBar(s)) &&
+			(strings.Contains(s, "consent_expiring") || strings.Contains(s, "password_change_warn") || strings.Contains(s, "account_revoked_part"))
+	})
+	tm.keys("Escape")
+	tm.waitFor("back in mfa_required", 5*time.Second, func(s string) bool { return strings.Contains(viewBar(s), "(mfa_required)") })
+	tm.keys("Escape")
+	tm.waitFor("the filter cleared", 5*time.Second, func(s string) bool { return !strings.Contains(viewBar(s), "filter") })
+	tm.literal("1")
+	tm.waitFor("all failing", 5*time.Second, func(s string) bool { return strings.Contains(viewBar(s), "All failing") })
+
 	// Filter as you type.
 	tm.keys("/")
 	tm.literal("plaid")
@@ -186,6 +242,34 @@ func TestDashboardCopiesAWorkingLinkInTmux(t *testing.T) {
 	tm.literal("Q")
 	tm.waitFor("the QR code", 5*time.Second, func(s string) bool {
 		return strings.Contains(s, "scan to open") && strings.Contains(s, "▀▀▀▀▀▀▀▀") && !strings.Contains(s, "QR code hidden")
+	})
+	tm.literal("Q")
+	tm.waitFor("the QR code hidden", 5*time.Second, func(s string) bool { return !strings.Contains(s, "scan to open") })
+
+	// The user follows the link and the connection is repaired at Plaid (an
+	// update-mode session sends no webhook: the next poll sees it); ctrl+r
+	// syncs, and the connection stays in the pane, healthy.
+	name := regexp.MustCompile(`Copied direct link for (.+?) \(expires`).FindStringSubmatch(tm.capture())
+	if name == nil {
+		// the copy feedback may have cleared: the pane's first line names them
+		name = regexp.MustCompile(`│ (\S+ \S+) · `).FindStringSubmatch(tm.capture())
+	}
+	if name == nil {
+		t.Fatalf("no name on screen:\n%s", tm.capture())
+	}
+	resp, err = client.Post(link, "application/x-www-form-urlencoded", strings.NewReader(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte("Connected")) {
+		t.Fatalf("POST %s: %d\n%s", link, resp.StatusCode, body)
+	}
+	tm.keys("C-r")
+	tm.waitFor("the repair, in place", 30*time.Second, func(s string) bool {
+		return strings.Contains(s, "✓ "+name[1]+" repaired") && strings.Contains(s, "Healthy (healthy)") &&
+			strings.Contains(s, "repaired: no longer in") && strings.Contains(s, "│ "+name[1]+" · ")
 	})
 	tm.quit()
 }
