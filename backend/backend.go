@@ -46,6 +46,11 @@ type Backend struct {
 	// provider token each (NewClickGuard); every Backend of a process
 	// shares one. Nil: every click mints.
 	Clicks *ClickGuard
+	// OnChange, when set, is called after an operation wrote to the store
+	// (a sync, a check, a link copied or opened, a reminder sent): relink
+	// serve's tells every open dashboard to re-read at once. It must not
+	// block. Copies made by As share it.
+	OnChange func()
 }
 
 // As returns a copy of d that acts as operator: the same store, providers,
@@ -57,6 +62,13 @@ func (d *Backend) As(operator string) *Backend {
 	c := *d
 	c.Operator = operator
 	return &c
+}
+
+// changed calls OnChange, if set.
+func (d *Backend) changed() {
+	if d.OnChange != nil {
+		d.OnChange()
+	}
 }
 
 func (d *Backend) now() time.Time {

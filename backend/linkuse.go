@@ -46,5 +46,9 @@ func (d *Backend) NoteLinkUse(ctx context.Context, ref string, kind store.LinkKi
 	if err := d.Store.Note(ctx, conn.ID, "link", fmt.Sprintf("%s link %s by %s", kind, action, who)); err != nil {
 		return err
 	}
-	return d.Store.Audit(ctx, store.AuditEntry{At: d.now(), Operator: d.Operator, Action: verb, Target: conn.Ref(), Detail: string(kind) + " link"})
+	if err := d.Store.Audit(ctx, store.AuditEntry{At: d.now(), Operator: d.Operator, Action: verb, Target: conn.Ref(), Detail: string(kind) + " link"}); err != nil {
+		return err
+	}
+	d.changed()
+	return nil
 }

@@ -137,7 +137,7 @@ func (r *Reminders) SendReminders(ctx context.Context, plan Plan, progress func(
 	disp := &remind.Dispatcher{
 		Outbox:  outbox{st: r.Store, claimant: claimant, now: r.now, writes: r.writes},
 		Channel: r.opts.Channels[plan.Channel], Limit: limit, Backoff: r.opts.Backoff, Timeout: r.opts.Timeout, Now: r.now,
-		OnFinish: func(j remind.Job, o remind.Outcome) { st.finish(j, o) },
+		OnFinish: func(j remind.Job, o remind.Outcome) { st.finish(j, o); r.changed() },
 	}
 	runErr := disp.Run(ctx, more)
 	if runErr != nil {

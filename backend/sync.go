@@ -70,6 +70,7 @@ func (d *Backend) Sync(ctx context.Context, only []string, progress func(SyncPro
 		}()
 	}
 	wg.Wait()
+	d.changed()
 	var errs []error
 	for _, r := range reports {
 		if r.Err != nil {
@@ -225,8 +226,11 @@ func (d *Backend) Check(ctx context.Context, ref string) error {
 	if err != nil {
 		return err
 	}
-	_, err = d.Store.Apply(ctx, []store.Observation{d.observation(name, o)})
-	return err
+	if _, err = d.Store.Apply(ctx, []store.Observation{d.observation(name, o)}); err != nil {
+		return err
+	}
+	d.changed()
+	return nil
 }
 
 // observation turns a provider observation into a store one.

@@ -64,6 +64,10 @@ type Config struct {
 	Now func() time.Time
 	// Timeouts tune the HTTP server; zero fields get the defaults.
 	Timeouts Timeouts
+	// OnStored, when set, is called after each group-commit transaction
+	// that stored webhooks, from the writer's goroutine: it must not block
+	// (relink serve's tells every open dashboard to re-read).
+	OnStored func()
 }
 
 // Timeouts bound what slow clients and slow stores can hold up.
@@ -149,6 +153,7 @@ func New(cfg Config) (*Server, error) {
 		s.maxBody = DefaultMaxBody
 	}
 	s.w = newWriter(cfg.Store, maxBatch, batchLinger, s.timeouts.Store, s.log, s.m)
+	s.w.onStored = cfg.OnStored
 	s.re = newRechecker(cfg.Backend, recheckWorkers, recheckQueue, recheckTimeout, s.log, s.m)
 	s.re.delays = cfg.RecheckAfter
 	if s.re.delays == nil {

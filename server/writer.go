@@ -48,6 +48,7 @@ type writer struct {
 	timeout  time.Duration // per transaction
 	log      *slog.Logger
 	m        *metrics
+	onStored func() // after each transaction that stored something; nil: none
 }
 
 func newWriter(st applier, maxBatch int, linger, timeout time.Duration, log *slog.Logger, m *metrics) *writer {
@@ -181,6 +182,9 @@ func (w *writer) apply(obs []store.Observation) ([]store.Outcome, error) {
 	}
 	w.m.batches.Add(1)
 	w.m.batchEvents.Add(int64(len(obs)))
+	if w.onStored != nil {
+		w.onStored()
+	}
 	return outs, nil
 }
 

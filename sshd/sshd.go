@@ -128,9 +128,13 @@ func (s *Server) HostKey() gossh.PublicKey { return s.host.PublicKey() }
 // first connection, for people to check.
 func (s *Server) Fingerprint() string { return gossh.FingerprintSHA256(s.host.PublicKey()) }
 
+// GoingDown is the line every open session gets when the hub stops.
+const GoingDown = "relink: the hub is going down; reconnect in a minute."
+
 // Serve accepts connections on ln until ctx is done, then ends every
-// session (each program quits, restoring its caller's terminal), waits a
-// little for them and closes what is left.
+// session with the GoingDown line (each program quits, restoring its
+// caller's terminal, then the line is printed), waits a little for them
+// and closes what is left.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.Serve(ln) }()
@@ -147,7 +151,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.mu.Unlock()
 	for _, se := range open {
-		se.end("")
+		se.end(GoingDown)
 	}
 	wait, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
@@ -194,6 +198,21 @@ func (s *Server) SetPeople(people []Person, bulkLimit int) int {
 	return len(gone)
 }
 
+// Notify tells every open dashboard that the cache changed (a webhook
+// stored, a sync, another session's act), for it to re-read at once. It
+// never blocks: a session with a notice not yet taken has nothing added,
+// so a burst costs each session one re-read at a time.
+func (s *Server) Notify() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for se := range s.sessions {
+		select {
+		case se.changed <- struct{}{}:
+		default:
+		}
+	}
+}
+
 // Sessions is how many dashboards are open.
 func (s *Server) Sessions() int {
 	s.mu.Lock()
@@ -228,7 +247,8 @@ type session struct {
 	key         string // the key's wire form
 	fingerprint string
 	idleAfter   time.Duration
-	idle        *time.Timer // nil without ssh.idle_timeout
+	idle        *time.Timer   // nil without ssh.idle_timeout
+	changed     chan struct{} // Notify's notices, buffered to one: the dashboard's Options.Changed
 
 	mu      sync.Mutex
 	program *tea.Program
@@ -333,7 +353,8 @@ func (s *Server) register(p Person, k gossh.PublicKey) (*session, string) {
 	case len(s.sessions) >= s.opts.MaxSessions:
 		return nil, fmt.Sprintf("the hub is full (%d sessions, ssh.max_sessions); try again later.", s.opts.MaxSessions)
 	}
-	se := &session{person: p, key: string(k.Marshal()), fingerprint: gossh.FingerprintSHA256(k), idleAfter: s.opts.IdleTimeout}
+	se := &session{person: p, key: string(k.Marshal()), fingerprint: gossh.FingerprintSHA256(k), idleAfter: s.opts.IdleTimeout,
+		changed: make(chan struct{}, 1)}
 	if d := s.opts.IdleTimeout; d > 0 {
 		se.idle = time.AfterFunc(d, func() {
 			se.end(fmt.Sprintf("relink: no key pressed for %s (ssh.idle_timeout); the session ends.", d))
@@ -368,6 +389,8 @@ func (s *Server) program(sess ssh.Session) *tea.Program {
 	o.Role, o.Remote = se.person.Role, true
 	o.Operator = se.person.Name + " · " + se.person.Role.String()
 	o.Context = store.WithSSHKey(sess.Context(), se.fingerprint)
+	o.Changed = se.changed
+	o.SyncInterval = 0 // the hub syncs for everyone (serve.sync_interval); a session never on a timer
 	m, err := ui.New(o)
 	if err != nil {
 		s.log.Error("ssh session: the dashboard would not start", "person", se.person.Name, "err", err)

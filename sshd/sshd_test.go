@@ -74,6 +74,8 @@ type hub struct {
 	t    testing.TB
 	st   *store.Store
 	desk *backend.Backend
+	emu  *sandbox.Plaid
+	pc   *plaid.Client
 	srv  *Server
 	addr string
 	logs *syncBuffer
@@ -126,7 +128,7 @@ func newHub(t testing.TB, conns int, people []Person, mod func(*Options)) *hub {
 		t.Fatal(err)
 	}
 	sctx, stop := context.WithCancel(ctx)
-	h := &hub{t: t, st: st, desk: desk, srv: srv, addr: ln.Addr().String(), logs: logs, stop: stop, done: make(chan error, 1)}
+	h := &hub{t: t, st: st, desk: desk, emu: emu, pc: pc, srv: srv, addr: ln.Addr().String(), logs: logs, stop: stop, done: make(chan error, 1)}
 	go func() { h.done <- srv.Serve(sctx, ln) }()
 	t.Cleanup(h.shutdown)
 	return h

@@ -220,7 +220,7 @@ func (m *Model) Init() tea.Cmd {
 	cmds := []tea.Cmd{
 		tea.RequestBackgroundColor,
 		m.countsCmd(), m.pageCmd(true), m.insightsCmd(), m.syncStatesCmd(),
-		m.after(m.opts.RefreshInterval, refreshTickMsg{}),
+		m.after(m.opts.RefreshInterval, refreshTickMsg{}), m.waitChanged(),
 	}
 	if m.opts.SyncInterval > 0 && m.opts.Actions != nil {
 		cmds = append(cmds, m.after(m.opts.SyncInterval, syncTickMsg{}))

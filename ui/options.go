@@ -8,6 +8,8 @@ import (
 	"context"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
+
 	"github.com/relink/relink/backend"
 	"github.com/relink/relink/store"
 )
@@ -81,6 +83,12 @@ type Options struct {
 	// session's, carrying its key for the audit log: store.WithSSHKey);
 	// context.Background when nil.
 	Context context.Context
+	// Changed, when set, says the cache changed (a webhook stored, another
+	// session's act): the dashboard re-reads it at once, as it does every
+	// RefreshInterval, with one re-read at a time; the next starts once
+	// that one is in. The sender must not block: a channel buffered to one
+	// and a send that skips when full coalesces a burst into one re-read.
+	Changed <-chan struct{}
 
 	Now func() time.Time // the clock; time.Now when nil
 }
@@ -102,6 +110,26 @@ func (o Options) withDefaults() Options {
 		o.RemindChannel = "email"
 	}
 	return o
+}
+
+// changedMsg is Options.Changed's notice.
+type changedMsg struct{}
+
+// waitChanged waits for the next notice on Options.Changed (nil without
+// one), until the dashboard's context ends.
+func (m *Model) waitChanged() tea.Cmd {
+	ch, ctx := m.opts.Changed, m.opts.Context
+	if ch == nil {
+		return nil
+	}
+	return func() tea.Msg {
+		select {
+		case <-ch:
+			return changedMsg{}
+		case <-ctx.Done():
+			return nil
+		}
+	}
 }
 
 // Timings the dashboard uses.

@@ -55,6 +55,8 @@ func (m *Model) handleTimer(msg tea.Msg) (tea.Cmd, bool) {
 	switch msg := msg.(type) {
 	case refreshTickMsg:
 		return tea.Batch(m.refreshCmd(), m.after(m.opts.RefreshInterval, refreshTickMsg{})), true
+	case changedMsg: // the re-read, then the next notice: one re-read at a time
+		return tea.Sequence(m.refreshCmd(), m.waitChanged()), true
 	case syncTickMsg:
 		var cmd tea.Cmd
 		if m.syncRunning == 0 {

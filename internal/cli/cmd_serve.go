@@ -8,10 +8,12 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/relink/relink/backend"
 	"github.com/relink/relink/provider"
 	"github.com/relink/relink/server"
 	"github.com/relink/relink/sshd"
@@ -27,7 +29,12 @@ and Cobalt's update-mode callback on /callbacks/cobalt. Each one is verified as
 its provider documents and stored in the cache before it is acknowledged.
 GET /r/{ticket} opens a durable reconnect link. GET /healthz and GET /metrics
 (Prometheus text format) are for the operator.
-It stops cleanly on SIGINT or SIGTERM, finishing the requests in flight.`,
+As the team's hub it also syncs every provider at serve.sync_interval (one
+sync at a time), sends what the reminder outbox holds every 30 s, and with
+[ssh] addr serves the dashboard over SSH; what anyone does shows on every
+open dashboard at once.
+It stops cleanly on SIGINT or SIGTERM: every SSH session is told the hub is
+going down, the requests in flight and the reminders being sent finish.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -43,6 +50,8 @@ It stops cleanly on SIGINT or SIGTERM, finishing the requests in flight.`,
 				return usagef("--addr %q is not HOST:PORT (e.g. 127.0.0.1:8787)", addr)
 			}
 			log := server.NewLogger(a.stderr, slog.LevelInfo)
+			changes := &notices{}
+			e.backend.OnChange = changes.Notify // before the server and reminders copy the backend
 			belvoAuth := e.cfg.Belvo.WebhookAuthorization
 			srv, err := newServer(e.st, e.backend, log, belvoAuth, e.cfg.Cobalt.WebhookSecret)
 			if err != nil {
@@ -64,14 +73,22 @@ It stops cleanly on SIGINT or SIGTERM, finishing the requests in flight.`,
 			if len(on) == 0 {
 				log.Warn("no provider's webhooks are configured: every webhook will be answered 404")
 			}
+			rem, err := a.reminders(e)
+			if err != nil {
+				ln.Close()
+				srv.Close()
+				return err
+			}
+			defer rem.Close()
 			g, gctx := errgroup.WithContext(ctx)
 			if e.cfg.SSH.Addr != "" {
-				if err := a.serveSSH(gctx, g, e, log); err != nil {
+				if err := a.serveSSH(gctx, g, e, rem, changes, log); err != nil {
 					ln.Close()
 					srv.Close()
 					return err
 				}
 			}
+			a.serveHub(gctx, g, e, rem, log)
 			g.Go(func() error { return srv.Serve(gctx, ln) })
 			err = g.Wait()
 			log.Info("relink serve stopped")
@@ -87,23 +104,17 @@ It stops cleanly on SIGINT or SIGTERM, finishing the requests in flight.`,
 // fingerprint logged for people to check. SIGHUP re-reads the config's
 // [[people]] (and reminders.agent_bulk_limit): sessions of people removed
 // or given another role end, the others go on.
-func (a *app) serveSSH(ctx context.Context, g *errgroup.Group, e *env, log *slog.Logger) error {
-	rem, err := a.reminders(e)
-	if err != nil {
-		return err
-	}
+func (a *app) serveSSH(ctx context.Context, g *errgroup.Group, e *env, rem *backend.Reminders, changes *notices, log *slog.Logger) error {
 	hostKey := e.cfg.SSH.HostKeyFile
 	if hostKey == "" {
 		hostKey = sshd.HostKeyPath(e.st.Path())
 	}
 	hub, err := newHub(e.cfg, e, rem, hostKey, log)
 	if err != nil {
-		rem.Close()
 		return err
 	}
 	ln, err := net.Listen("tcp", e.cfg.SSH.Addr)
 	if err != nil {
-		rem.Close()
 		return fmt.Errorf("listening for SSH on %s: %w; choose another ssh.addr", e.cfg.SSH.Addr, err)
 	}
 	log.Info("relink serve: the dashboard over SSH", "addr", ln.Addr().String(), "host_key", hub.Fingerprint(),
@@ -124,12 +135,52 @@ func (a *app) serveSSH(ctx context.Context, g *errgroup.Group, e *env, log *slog
 			}
 		}
 	})
-	g.Go(func() error {
-		defer rem.Close()
-		return hub.Serve(ctx, ln)
-	})
+	changes.listen(hub.Notify)
+	g.Go(func() error { return hub.Serve(ctx, ln) })
 	return nil
 }
+
+// serveHub starts, in g until ctx ends, the hub's sync for everyone at
+// serve.sync_interval (when there is a provider to sync) and its outbox
+// run every outboxEvery (when a reminder channel is configured and ready).
+func (a *app) serveHub(ctx context.Context, g *errgroup.Group, e *env, rem *backend.Reminders, log *slog.Logger) {
+	if every := e.cfg.Serve.SyncInterval.Duration; every > 0 && len(e.backend.Providers) > 0 {
+		log.Info("serve: syncing every provider for everyone", "every", every.String())
+		g.Go(func() error {
+			t := time.NewTicker(every)
+			defer t.Stop()
+			syncLoop(ctx, e.backend, t.C, log)
+			return nil
+		})
+	} else if every == 0 {
+		log.Info("serve: serve.sync_interval is off: the cache changes by webhooks only")
+	}
+	var channels []string
+	for _, ch := range rem.Channels() {
+		if err := rem.Ready(ch); err != nil {
+			log.Warn("serve: the outbox will not send on this channel", "channel", ch, "err", err)
+			continue
+		}
+		channels = append(channels, ch)
+	}
+	if len(channels) == 0 {
+		return
+	}
+	g.Go(func() error {
+		t := time.NewTicker(outboxEvery)
+		defer t.Stop()
+		outboxLoop(ctx, readyOutbox{rem, channels}, t.C, outboxGrace, log)
+		return nil
+	})
+}
+
+// readyOutbox is the reminders with only the channels ready to send.
+type readyOutbox struct {
+	*backend.Reminders
+	channels []string
+}
+
+func (o readyOutbox) Channels() []string { return o.channels }
 
 // reloadPeople re-reads the config's [[people]] into hub. A config with a
 // mistake changes nothing, and says so.

@@ -214,6 +214,7 @@ func newServer(st *store.Store, b *backend.Backend, log *slog.Logger, belvoAutho
 	if p, ok := b.Providers[provider.Belvo].(provider.WebhookParser); ok {
 		cfg.Belvo = p
 	}
+	cfg.OnStored = b.OnChange // a stored webhook is news for every open dashboard, as the backend's writes are
 	return server.New(cfg)
 }
 
