@@ -250,7 +250,7 @@ func TestFirstRunSaysHowToStart(t *testing.T) {
 	}
 	h.press("ctrl+r")
 	mustContain(t, h.status(),
-		"✗ nothing to sync: no provider is configured in /home/dana/.config/relink/config.toml (not found); try relink --demo")
+		"✗ nothing to sync: no provider configured in /home/dana/.config/relink/config.toml (not found); try relink --demo")
 
 	// Imported, never checked: counted as such.
 	addConnections(t, st, []spec{{health.Unknown, 3, "Chase"}})

@@ -198,7 +198,7 @@ func (m *Model) nothingToSync() string {
 	} else if f != "" {
 		where = f + " (not found)"
 	}
-	return "nothing to sync: no provider is configured in " + where + "; try relink --demo"
+	return "nothing to sync: no provider configured in " + where + "; try relink --demo"
 }
 
 // restyle rebuilds the styles for the palette, background and colour mode.
