@@ -99,8 +99,8 @@ func (s *Store) AddLink(ctx context.Context, l Link) (int64, error) {
 
 // Links returns a connection's newest links, newest first.
 func (s *Store) Links(ctx context.Context, connID int64, limit int) ([]Link, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, connection_id, kind, url, COALESCE(ticket, ''), expires_at, created_at,
-		operator, revoked_at, clicks FROM links WHERE connection_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`, connID, limit)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, connection_id, kind, url, COALESCE(ticket, ''), COALESCE(token_hash, ''), expires_at,
+		created_at, operator, revoked_at, clicks FROM links WHERE connection_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`, connID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: reading links of #%d: %w", connID, err)
 	}
@@ -110,7 +110,8 @@ func (s *Store) Links(ctx context.Context, connID int64, limit int) ([]Link, err
 		var l Link
 		var exp, rev sql.NullInt64
 		var created int64
-		if err := rows.Scan(&l.ID, &l.ConnectionID, &l.Kind, &l.URL, &l.Ticket, &exp, &created, &l.Operator, &rev, &l.Clicks); err != nil {
+		if err := rows.Scan(&l.ID, &l.ConnectionID, &l.Kind, &l.URL, &l.Ticket, &l.TokenHash, &exp, &created, &l.Operator, &rev,
+			&l.Clicks); err != nil {
 			return nil, err
 		}
 		l.ExpiresAt, l.RevokedAt, l.CreatedAt = fromMS(exp), fromMS(rev), time.UnixMilli(created).UTC()

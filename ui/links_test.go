@@ -100,6 +100,22 @@ func (w *plaidWorld) uses(t testing.TB) []string {
 	return out
 }
 
+// mintedURL checks that url is a Plaid Hosted Link whose token is the one
+// the store recorded, by its hash, for item's newest link, and that the
+// store kept only the page's origin, not the token. It returns the link.
+func (w *plaidWorld) mintedURL(t testing.TB, item, url string) store.Link {
+	t.Helper()
+	l := w.minted(t, item)
+	token, ok := strings.CutPrefix(url, w.emu.URL()+"/hosted/")
+	if !ok || token == "" || provider.TokenHash(token) != l.TokenHash {
+		t.Fatalf("%q is not the Hosted Link minted and recorded for %s (recorded %+v)", url, item, l)
+	}
+	if l.URL != w.emu.URL() || strings.Contains(l.URL, "link-sandbox") {
+		t.Fatalf("the store kept %q: more than the page's origin", l.URL)
+	}
+	return l
+}
+
 // minted is the newest link the store recorded for item.
 func (w *plaidWorld) minted(t testing.TB, item string) store.Link {
 	t.Helper()
@@ -122,10 +138,8 @@ func TestCopyLinkSaysForWhomAndForHowLongAndRecordsIt(t *testing.T) {
 		t.Fatalf("selected %q", name)
 	}
 	h.press("c")
-	l := w.minted(t, "item-ana")
-	if h.clipboard != l.URL || !strings.HasPrefix(l.URL, w.emu.URL()+"/hosted/") {
-		t.Fatalf("clipboard %q, minted %q", h.clipboard, l.URL)
-	}
+	w.mintedURL(t, "item-ana", h.clipboard)
+	url := h.clipboard
 	mustContain(t, h.line("Copied"), "✓ Copied direct link for Ana Ruiz (expires in 30 min)")
 	if got := w.uses(t); strings.Join(got, "|") != "dana copy plaid:item-ana direct link" {
 		t.Fatalf("audit uses %q", got)
@@ -136,11 +150,11 @@ func TestCopyLinkSaysForWhomAndForHowLongAndRecordsIt(t *testing.T) {
 	h.press("enter")
 	screen := h.screen()
 	mustContain(t, screen, "direct link copied by dana", "direct link minted by dana", "30m left")
-	if !strings.Contains(strings.ReplaceAll(paneText(screen), "\n", ""), l.URL) {
-		t.Fatalf("the pane does not show %s:\n%s", l.URL, screen)
+	if !strings.Contains(strings.ReplaceAll(paneText(screen), "\n", ""), url) {
+		t.Fatalf("the pane does not show %s:\n%s", url, screen)
 	}
 	out := h.m.render()
-	if !strings.Contains(out, "\x1b]8;id=") || !strings.Contains(out, ";"+l.URL+"\x07") {
+	if !strings.Contains(out, "\x1b]8;id=") || !strings.Contains(out, ";"+url+"\x07") {
 		t.Fatalf("the URL is not an OSC 8 hyperlink:\n%q", out)
 	}
 	conn, _ := w.st.Connection(context.Background(), "plaid", "item-ana")
@@ -159,13 +173,13 @@ func TestOpenLinkOpensTheBrowserAndRecordsIt(t *testing.T) {
 	h.m.open = func(url string) error { opened = append(opened, url); return nil }
 
 	h.press("o") // no link yet: mint one and open it, without copying
-	l := w.minted(t, "item-ana")
-	if len(opened) != 1 || opened[0] != l.URL || h.clipboard != "" {
+	if len(opened) != 1 || h.clipboard != "" {
 		t.Fatalf("opened %q, clipboard %q", opened, h.clipboard)
 	}
+	l := w.mintedURL(t, "item-ana", opened[0])
 	mustContain(t, h.line("Opening"), "Opening direct link for Ana Ruiz (expires in 30 min)")
 	h.press("o") // the link is still good: opened again, not minted again
-	if len(opened) != 2 || opened[1] != l.URL || w.minted(t, "item-ana").ID != l.ID {
+	if len(opened) != 2 || opened[1] != opened[0] || w.minted(t, "item-ana").ID != l.ID {
 		t.Fatalf("opened %q", opened)
 	}
 	if got := w.uses(t); strings.Join(got, "|") != "dana open plaid:item-ana direct link|dana open plaid:item-ana direct link" {
@@ -265,11 +279,14 @@ func TestCopyWritesOSC52(t *testing.T) {
 		i := strings.Index(s, "\x1b]52;c;")
 		return i >= 0 && strings.ContainsAny(s[i:], "\x07\x1b\\")
 	})
-	l := w.minted(t, "item-ana")
-	want := "\x1b]52;c;" + base64.StdEncoding.EncodeToString([]byte(l.URL))
-	if !strings.Contains(s, want+"\x07") && !strings.Contains(s, want+"\x1b\\") {
-		t.Fatalf("the terminal did not get %q; it got:\n%q", want, s)
+	i := strings.Index(s, "\x1b]52;c;") + len("\x1b]52;c;")
+	end := strings.IndexAny(s[i:], "\x07\x1b")
+	copied, err := base64.StdEncoding.DecodeString(s[i : i+end])
+	if err != nil {
+		t.Fatalf("the clipboard escape is not base64: %q", s[i:i+end])
 	}
+	w.mintedURL(t, "item-ana", string(copied)) // the Hosted Link minted for Ana
+	l := struct{ URL string }{string(copied)}
 	waitOutput("the copy feedback", func(s string) bool { return strings.Contains(s, "Copied") })
 
 	// The details pane shows the URL as a terminal hyperlink (OSC 8).

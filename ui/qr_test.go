@@ -72,7 +72,7 @@ func TestQRDrawingIsTheCode(t *testing.T) {
 	}
 }
 
-// linkFixture is the test store with a valid direct link on the selected
+// linkFixture is the test store with a valid durable link on the selected
 // connection, as the CLI or another agent would have minted it.
 func linkFixture(t *testing.T, opts Options, w, h int) (*harness, string) {
 	t.Helper()
@@ -83,10 +83,12 @@ func linkFixture(t *testing.T, opts Options, w, h int) (*harness, string) {
 	if !ok {
 		t.Fatal("nothing selected")
 	}
-	url := "http://127.0.0.1:40123/hosted/link-sandbox-3eea47bf-6a7f-4558-b96b-7e17c62238bb"
+	// A durable link: the store keeps a direct link's origin only (never its
+	// token), so only a durable one can be drawn again from the store.
+	url := "http://127.0.0.1:40123/r/tk-3eea47bf6a7f4558b96b7e17c62238bb.v1.9f2c0a7d1e4b6c8a5f3d"
 	exp := epoch.Add(29 * time.Minute)
-	if _, err := st.AddLink(context.Background(), store.Link{ConnectionID: c.ID, Kind: store.LinkDirect, URL: url, ExpiresAt: &exp,
-		Operator: "dana", CreatedAt: epoch.Add(-time.Minute)}); err != nil {
+	if _, err := st.AddLink(context.Background(), store.Link{ConnectionID: c.ID, Kind: store.LinkDurable, URL: url, Ticket: "tk-3eea47bf",
+		ExpiresAt: &exp, Operator: "dana", CreatedAt: epoch.Add(-time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
 	return hs, url
@@ -99,7 +101,7 @@ func TestQRKeyShowsTheLinkAsAQRCodeInThePane(t *testing.T) {
 		t.Fatalf("Q: pane %v, QR %v", h.m.detailOpen, h.m.showQR)
 	}
 	screen := h.screen()
-	mustContain(t, screen, "direct · 29m left", "scan to open · Q hides")
+	mustContain(t, screen, "durable · 29m left", "scan to open · Q hides")
 	if !strings.Contains(strings.ReplaceAll(paneText(screen), "\n", ""), url) {
 		t.Fatalf("the URL is not shown as text beside the QR code:\n%s", screen)
 	}
@@ -202,3 +204,29 @@ func teaSize(w, h int) tea.WindowSizeMsg { return tea.WindowSizeMsg{Width: w, He
 // paneWords is the text of the details pane with its lines joined, as it
 // reads once wrapping is undone.
 func paneWords(screen string) string { return strings.Join(strings.Fields(paneText(screen)), " ") }
+
+// A direct link minted elsewhere (the CLI, another agent) is stored with
+// its page's origin only: the pane tells of it, but nothing offers to copy,
+// open or draw it, since its token is not kept.
+func TestADirectLinkMintedElsewhereIsToldOfNotOffered(t *testing.T) {
+	st := newStore(t)
+	h := newHarness(t, st, Options{Actions: realDesk(st), Operator: "dana"}, 120, 35)
+	c, ok := h.m.selected()
+	if !ok {
+		t.Fatal("nothing selected")
+	}
+	exp := epoch.Add(29 * time.Minute)
+	if _, err := st.AddLink(context.Background(), store.Link{ConnectionID: c.ID, Kind: store.LinkDirect,
+		URL: "https://hosted.plaid.com/link/lt-secret-token", ExpiresAt: &exp, Operator: "sam", CreatedAt: epoch.Add(-time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	h.press("enter")
+	screen := h.screen()
+	mustContain(t, screen, "link      direct", "29m left · hosted.plaid.com", "its token is not kept: c mints a new one")
+	if strings.Contains(screen, "lt-secret-token") {
+		t.Fatalf("the pane shows a token:\n%s", screen)
+	}
+	if _, have := h.m.currentLink(c); have {
+		t.Fatal("a direct link from the store is offered to copy, open or draw")
+	}
+}

@@ -23,11 +23,12 @@ type detailData struct {
 	history    []store.Event
 	historyErr error
 	link       *backend.Link
-	showQR     bool    // the QR code of link was asked for
-	qr         qrImage // …and here it is
-	qrOff      string  // …or why it cannot be drawn
-	left       string  // the group it left, when the pane holds one no longer in it (repaired)
-	moveKeys   string  // the keys that go back to the rows then
+	spent      *backend.Link // else a live direct link minted elsewhere, whose token was not kept
+	showQR     bool          // the QR code of link was asked for
+	qr         qrImage       // …and here it is
+	qrOff      string        // …or why it cannot be drawn
+	left       string        // the group it left, when the pane holds one no longer in it (repaired)
+	moveKeys   string        // the keys that go back to the rows then
 }
 
 func (m *Model) detailData(conn store.Connection, ok bool) detailData {
@@ -40,6 +41,8 @@ func (m *Model) detailData(conn store.Connection, ok bool) detailData {
 	}
 	if l, have := m.currentLink(conn); have && ok {
 		d.link = &l
+	} else if l, have := m.liveDirectLink(conn); have && ok {
+		d.spent = &l
 	}
 	if d.showQR && d.link != nil {
 		if m.opts.ASCII {
@@ -78,8 +81,25 @@ func (m *Model) currentLink(conn store.Connection) (backend.Link, bool) {
 	if m.historyFor != conn.ID {
 		return backend.Link{}, false
 	}
+	return m.storedLink(conn, store.Link.Reusable)
+}
+
+// liveDirectLink is the newest direct link the store recorded for conn
+// that has not expired: the store keeps only its page's origin (never a
+// live token), so it can be told about but not copied, opened or drawn.
+func (m *Model) liveDirectLink(conn store.Connection) (backend.Link, bool) {
+	return m.storedLink(conn, func(l store.Link) bool { return l.Kind == store.LinkDirect })
+}
+
+// storedLink is the newest unrevoked, unexpired link of the open
+// connection that ok accepts.
+func (m *Model) storedLink(conn store.Connection, ok func(store.Link) bool) (backend.Link, bool) {
+	if m.historyFor != conn.ID {
+		return backend.Link{}, false
+	}
+	now := m.opts.Now()
 	for _, l := range m.storedLinks {
-		if l.RevokedAt != nil || (l.ExpiresAt != nil && !l.ExpiresAt.After(now)) {
+		if l.RevokedAt != nil || (l.ExpiresAt != nil && !l.ExpiresAt.After(now)) || !ok(l) {
 			continue
 		}
 		dl := backend.Link{URL: l.URL, Kind: l.Kind, Connection: conn.Ref()}
@@ -215,6 +235,7 @@ func renderDetail(c *Context, d detailData, w, h int) string {
 		f.text("", s.Warning, s.Icons.Fail+" no reminder: "+why, 3, false)
 	}
 	f.link(d.link, now)
+	f.spentLink(d.spent, now, helpOf(c.Keys.CopyLink))
 	f.history(d, now)
 	return pane(c, fmt.Sprintf("Connection %s", conn.Ref()), clip(strings.Join(f.lines, "\n"), f.w, h-2), w, h)
 }
@@ -231,6 +252,17 @@ func (f *fields) link(l *backend.Link, now time.Time) {
 	for _, part := range strings.Split(ansi.Hardwrap(l.URL, f.w, false), "\n") {
 		f.lines = append(f.lines, st.Render(part))
 	}
+}
+
+// spentLink tells of a live direct link minted elsewhere: its kind, time
+// left and page host, and that its token is not kept here.
+func (f *fields) spentLink(l *backend.Link, now time.Time, copyKey string) {
+	if l == nil {
+		return
+	}
+	s, host := f.s, strings.TrimPrefix(strings.TrimPrefix(l.URL, "https://"), "http://")
+	f.parts("link", s.Info.Render(string(l.Kind)), s.Subtle.Render("· "+leftText(*l, now)+" · "+host))
+	f.lines = append(f.lines, s.Subtle.Render(fit("its token is not kept: "+copyKey+" mints a new one", f.w, s.Icons.Ellipsis)))
 }
 
 // hyperlinkID names a hyperlink, so that a terminal treats the pieces of a
@@ -250,6 +282,7 @@ func renderQRDetail(c *Context, d detailData, f *fields, w, h int) string {
 		s.Bold.Render(displayName(conn))+s.Subtle.Render(nonEmpty(" · ", conn.UserRef)),
 		s.Subtle.Render(conn.Ref()+nonEmpty(" · ", conn.Institution)))
 	f.link(d.link, now)
+	f.spentLink(d.spent, now, helpOf(c.Keys.CopyLink))
 	room := h - 2 - len(f.lines) - 1 // under a blank line
 	switch {
 	case d.link == nil:
