@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"text/template"
 	"time"
@@ -195,10 +196,46 @@ type UI struct {
 type Duration struct{ time.Duration }
 
 // UnmarshalText parses a Go duration.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
+// ParseDuration is time.ParseDuration that also takes days (d, 24h) and
+// weeks (w, 7d), alone or first: "7d", "2w", "1d12h", "36h".
+func ParseDuration(s string) (time.Duration, error) {
+	var total time.Duration
+	rest := s
+	for _, u := range []struct {
+		unit string
+		size time.Duration
+	}{{"w", 7 * 24 * time.Hour}, {"d", 24 * time.Hour}} {
+		i := strings.Index(rest, u.unit)
+		if i <= 0 {
+			continue
+		}
+		n, err := strconv.ParseFloat(rest[:i], 64)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("time: invalid duration %q", s)
+		}
+		total += time.Duration(n * float64(u.size))
+		rest = rest[i+1:]
+	}
+	if rest == "" {
+		if total == 0 && s != "0d" && s != "0w" {
+			return 0, fmt.Errorf("time: invalid duration %q", s)
+		}
+		return total, nil
+	}
+	if rest != s && (rest[0] == '-' || rest[0] == '+') {
+		return 0, fmt.Errorf("time: invalid duration %q", s)
+	}
+	v, err := time.ParseDuration(rest)
 	if err != nil {
-		return fmt.Errorf("%q is not a duration (examples: 90s, 15m, 24h)", string(b))
+		return 0, err
+	}
+	return total + v, nil
+}
+
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("%q is not a duration (examples: 90s, 15m, 24h, 7d, 2w)", string(b))
 	}
 	if v < 0 {
 		return fmt.Errorf("%q is negative", string(b))

@@ -299,3 +299,19 @@ func TestSyncInterval(t *testing.T) {
 		}
 	}
 }
+
+func TestDurationsTakeDaysAndWeeks(t *testing.T) {
+	for in, want := range map[string]time.Duration{
+		"7d": 7 * 24 * time.Hour, "2w": 14 * 24 * time.Hour, "1d12h": 36 * time.Hour, "36h": 36 * time.Hour,
+		"1w2d": 9 * 24 * time.Hour, "90s": 90 * time.Second, "0s": 0, "0d": 0,
+	} {
+		if got, err := ParseDuration(in); err != nil || got != want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "d", "7x", "-1d", "1d-2h", "week"} {
+		if _, err := ParseDuration(bad); err == nil {
+			t.Errorf("ParseDuration(%q) should fail", bad)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -36,11 +37,12 @@ type app struct {
 	getenv         func(string) string
 	configPath     string
 	dbPath         string
+	args           []string // as given, for telling a mistyped command from a bad flag
 }
 
 // Run executes one relink invocation and returns its exit status.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, args: args}
 	root := a.rootCommand()
 	root.SetArgs(args)
 	root.SetIn(stdin)
@@ -71,10 +73,21 @@ product against local provider emulators, with no keys and no network.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          noArgs,
+		// "relink lss" suggests ls: cobra only fills this in on its own
+		// path for unknown commands, which noArgs replaces.
+		SuggestionsMinimumDistance: 2,
 	}
 	root.PersistentFlags().StringVar(&a.configPath, "config", "", "config file (env RELINK_CONFIG; default $XDG_CONFIG_HOME/relink/config.toml)")
 	root.PersistentFlags().StringVar(&a.dbPath, "db", "", "cache database (env RELINK_DB; default $XDG_DATA_HOME/relink/relink.db)")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		// "relink remnd --dry-run": the word is the mistake, not the flag.
+		if cmd == root {
+			if word := firstWord(a.args); word != "" {
+				return unknownCommand(root, word)
+			}
+		}
+		return usageError{err}
+	})
 	a.addDashboard(root)
 	root.AddCommand(a.importCommand(), a.lsCommand(), a.auditCommand(), a.syncCommand(), a.linkCommand(), a.serveCommand(),
 		a.remindCommand(), a.reportCommand())
@@ -83,9 +96,35 @@ product against local provider emulators, with no keys and no network.`,
 
 func noArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
-		return usagef("unknown command %q for %q", args[0], cmd.CommandPath())
+		return unknownCommand(cmd, args[0])
 	}
 	return nil
+}
+
+// unknownCommand is the usage error for a word that names no command, with
+// the commands it is close to ("relink lss": did you mean ls?).
+func unknownCommand(cmd *cobra.Command, word string) error {
+	if near := cmd.SuggestionsFor(word); len(near) > 0 {
+		return usagef("unknown command %q for %q; did you mean %s?", word, cmd.CommandPath(), strings.Join(near, " or "))
+	}
+	return usagef("unknown command %q for %q", word, cmd.CommandPath())
+}
+
+// firstWord is the first argument that is not a flag or a flag's value,
+// when it names no command: what a mistyped command looks like.
+func firstWord(args []string) string {
+	for i := 0; i < len(args); i++ {
+		switch arg := args[i]; {
+		case arg == "--":
+			return ""
+		case arg == "--config" || arg == "--db" || arg == "--theme":
+			i++ // the flag's value
+		case strings.HasPrefix(arg, "-"):
+		default:
+			return arg
+		}
+	}
+	return ""
 }
 
 func exactArgs(n int, what string) cobra.PositionalArgs {

@@ -69,7 +69,7 @@ func (a *app) auditCommand() *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().DurationVar(&since, "since", 0, "only entries newer than this (e.g. 24h); default all")
+	cmd.Flags().Var(durationFlag{&since}, "since", "only entries newer than this (e.g. 24h, 7d); default all")
 	cmd.Flags().StringVar(&format, "format", "table", "table or json")
 	cmd.RegisterFlagCompletionFunc("format", fixedCompletion("table", "json"))
 	return cmd

@@ -75,7 +75,8 @@ message brings users back.`,
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().DurationVar(&since, "since", 30*24*time.Hour, "the period, back from now")
+	since = 30 * 24 * time.Hour
+	cmd.Flags().Var(durationFlag{&since}, "since", "the period, back from now (e.g. 720h, 30d, 4w)")
 	cmd.Flags().StringVar(&format, "format", "table", "table or json")
 	cmd.RegisterFlagCompletionFunc("format", fixedCompletion("table", "json"))
 	return cmd

@@ -235,3 +235,31 @@ func TestAuditRecordsImports(t *testing.T) {
 		t.Fatalf("audit entry %v", entries[0])
 	}
 }
+
+func TestAMistypedCommandSuggestsTheRightOne(t *testing.T) {
+	c := newCLI(t)
+	for _, args := range [][]string{{"lss"}, {"remnd", "--dry-run"}, {"--db", "x.db", "lss", "--failing"}} {
+		_, errs, code := c.run("", args...)
+		if code != 2 || !strings.Contains(errs, "unknown command") || !strings.Contains(errs, "did you mean") {
+			t.Errorf("relink %v: exit %d, %q", args, code, errs)
+		}
+	}
+	if _, errs, code := c.run("", "remind", "--dryrun"); code != 2 || !strings.Contains(errs, "unknown flag: --dryrun") {
+		t.Errorf("a bad flag of a real command blames the flag: exit %d, %q", code, errs)
+	}
+}
+
+func TestSinceTakesDaysAndWeeks(t *testing.T) {
+	c := newCLI(t)
+	for _, since := range []string{"7d", "2w", "36h"} {
+		if out, errs, code := c.run("", "report", "--since", since); code != 0 || !strings.Contains(out, "Reconnect funnel since") {
+			t.Errorf("report --since %s: exit %d, %q %q", since, code, out, errs)
+		}
+		if _, errs, code := c.run("", "audit", "--since", since); code != 0 {
+			t.Errorf("audit --since %s: exit %d, %q", since, code, errs)
+		}
+	}
+	if _, errs, code := c.run("", "report", "--since", "7x"); code != 2 || !strings.Contains(errs, "--since") {
+		t.Errorf("a bad --since: exit %d, %q", code, errs)
+	}
+}
