@@ -152,7 +152,10 @@ func TestClickIsRecheckedWithoutAWebhook(t *testing.T) {
 	}
 
 	clock.Advance(59 * time.Second)
-	time.Sleep(50 * time.Millisecond)
+	// Rechecks start only from these timers: none came due, none can run.
+	if n := clock.waiting(); n != 4 {
+		t.Fatalf("%d of the 4 rechecks still waiting before a minute: one fired early", n)
+	}
 	if got := e.category("plaid", it.ID); got != health.LoginRequired || e.rechecked() != 0 {
 		t.Fatalf("before a minute: %s, %d rechecks", got, e.rechecked())
 	}
@@ -168,8 +171,7 @@ func TestClickIsRecheckedWithoutAWebhook(t *testing.T) {
 	// At 5 minutes the connection is healthy: the series ends without a read.
 	clock.Advance(4 * time.Minute)
 	e.eventually("the series to end", func() bool { return e.srv.re.scheduled() == 0 && clock.waiting() == 0 })
-	clock.Advance(2 * time.Hour)
-	time.Sleep(50 * time.Millisecond)
+	clock.Advance(2 * time.Hour) // no timer is left to fire
 	if got := e.rechecked(); got != 1 {
 		t.Errorf("%d rechecks, want 1: a healthy connection is not read again", got)
 	}
@@ -203,7 +205,9 @@ func TestClickRecheckNeverClearsCobaltLoginRequired(t *testing.T) {
 		t.Fatalf("%d rechecks waiting after two clicks, want 4", n)
 	}
 	clock.Advance(40 * time.Second) // 70 s after the first click, 40 s after the second
-	time.Sleep(50 * time.Millisecond)
+	if n := clock.waiting(); n != 4 { // the first click's series was stopped: nothing came due
+		t.Fatalf("%d of the second series' 4 rechecks still waiting 40 s after it: one fired early", n)
+	}
 	if got := e.rechecked(); got != 0 {
 		t.Fatalf("%d rechecks 40 s after the second click, want 0", got)
 	}

@@ -1,14 +1,9 @@
 package cli
 
 import (
-	"context"
-	"os"
 	"testing"
-	"time"
 
-	"github.com/relink/relink/demo"
 	"github.com/relink/relink/health"
-	"github.com/relink/relink/internal/cdp"
 	"github.com/relink/relink/provider"
 	"github.com/relink/relink/store"
 )
@@ -23,24 +18,7 @@ import (
 // ours is involved (the demo sets none). It skips when Chromium is missing,
 // except under CI=true, where that is a failure.
 func TestBrowserDurableLinkRepairsCobalt(t *testing.T) {
-	exe, err := cdp.Find()
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%v; CI must install it (.ci/run: apt-get install -y chromium) to run the browser test", err)
-		}
-		t.Skipf("skipping the browser test: %v (apt-get install chromium to run it)", err)
-	}
-	if testing.Short() && os.Getenv("CI") != "true" {
-		t.Skip("browser test skipped in -short mode")
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-
-	env, err := demo.Start(ctx, demo.Options{Connections: 300, Dir: t.TempDir(), Handler: demoServer})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { env.Close() })
+	ctx, env, newPage := browserDemo(t, 300)
 	conns, err := env.Store.Page(ctx, store.PageQuery{Group: store.Group{Kind: store.GroupAllFailing}, Filter: provider.Cobalt, Limit: 500})
 	if err != nil {
 		t.Fatal(err)
@@ -61,19 +39,7 @@ func TestBrowserDurableLinkRepairsCobalt(t *testing.T) {
 	}
 	t.Logf("connection %s (%s), durable link %s", conn.Ref(), conn.Health.Category, link.URL)
 
-	br, err := cdp.Launch(exe, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := br.Close(); err != nil {
-			t.Errorf("stopping chromium: %v", err)
-		}
-	})
-	page, err := br.NewPage(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	page := newPage()
 	if err := page.Navigate(ctx, link.URL); err != nil {
 		t.Fatal(err)
 	}

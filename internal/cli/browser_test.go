@@ -23,24 +23,7 @@ import (
 // repaired Item and turns the connection healthy in the cache. It skips
 // when Chromium is missing, except under CI=true, where that is a failure.
 func TestBrowserDurableLinkRepairsPlaid(t *testing.T) {
-	exe, err := cdp.Find()
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%v; CI must install it (.ci/run: apt-get install -y chromium) to run the browser test", err)
-		}
-		t.Skipf("skipping the browser test: %v (apt-get install chromium to run it)", err)
-	}
-	if testing.Short() && os.Getenv("CI") != "true" {
-		t.Skip("browser test skipped in -short mode")
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-
-	env, err := demo.Start(ctx, demo.Options{Connections: 200, Dir: t.TempDir(), Handler: demoServer})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { env.Close() })
+	ctx, env, newPage := browserDemo(t, 200)
 	conn := browserFailingPlaid(ctx, t, env)
 	link, err := env.Backend.DurableLink(ctx, conn.Ref())
 	if err != nil {
@@ -48,19 +31,7 @@ func TestBrowserDurableLinkRepairsPlaid(t *testing.T) {
 	}
 	t.Logf("connection %s (%s), durable link %s", conn.Ref(), conn.Health.Category, link.URL)
 
-	br, err := cdp.Launch(exe, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := br.Close(); err != nil {
-			t.Errorf("stopping chromium: %v", err)
-		}
-	})
-	page, err := br.NewPage(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	page := newPage()
 
 	// The durable link redirects to the emulator's hosted update page.
 	if err := page.Navigate(ctx, link.URL); err != nil {
@@ -102,6 +73,49 @@ func TestBrowserDurableLinkRepairsPlaid(t *testing.T) {
 
 // browserFailingPlaid picks a Plaid connection that needs the user to log in again
 // and has no warning (a warning alone would keep a redeemed link redirecting).
+// browserDemo is a demo of n connections with its in-process relink serve,
+// and a way to open a headless Chromium page, for the browser tests. It
+// skips when Chromium is missing (or with -short), except under CI=true,
+// where a missing Chromium is a failure.
+func browserDemo(t *testing.T, n int) (context.Context, *demo.Env, func() *cdp.Page) {
+	t.Helper()
+	exe, err := cdp.Find()
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%v; CI must install it (.ci/run: apt-get install -y chromium) to run the browser test", err)
+		}
+		t.Skipf("skipping the browser test: %v (apt-get install chromium to run it)", err)
+	}
+	if testing.Short() && os.Getenv("CI") != "true" {
+		t.Skip("browser test skipped in -short mode")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	t.Cleanup(cancel)
+	env, err := demo.Start(ctx, demo.Options{Connections: n, Dir: t.TempDir(), Handler: demoServer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { env.Close() })
+	newPage := func() *cdp.Page {
+		t.Helper()
+		br, err := cdp.Launch(exe, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := br.Close(); err != nil {
+				t.Errorf("stopping chromium: %v", err)
+			}
+		})
+		page, err := br.NewPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return page
+	}
+	return ctx, env, newPage
+}
+
 func browserFailingPlaid(ctx context.Context, t *testing.T, env *demo.Env) store.Connection {
 	t.Helper()
 	conns, err := env.Store.Page(ctx, store.PageQuery{Group: store.Group{Kind: store.GroupCategory, Category: health.LoginRequired},
