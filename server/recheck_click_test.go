@@ -204,7 +204,7 @@ func TestClickRecheckNeverClearsCobaltLoginRequired(t *testing.T) {
 	if n := clock.waiting(); n != 4 {
 		t.Fatalf("%d rechecks waiting after two clicks, want 4", n)
 	}
-	clock.Advance(40 * time.Second) // 70 s after the first click, 40 s after the second
+	clock.Advance(40 * time.Second)   // 70 s after the first click, 40 s after the second
 	if n := clock.waiting(); n != 4 { // the first click's series was stopped: nothing came due
 		t.Fatalf("%d of the second series' 4 rechecks still waiting 40 s after it: one fired early", n)
 	}
