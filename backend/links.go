@@ -121,17 +121,31 @@ func (d *Backend) DurableLink(ctx context.Context, ref string) (Link, error) {
 	return Link{URL: u, ExpiresAt: exp, Kind: store.LinkDurable, Connection: conn.Ref()}, nil
 }
 
-// RevokeLinks revokes every durable link of ref.
+// RevokeLinks revokes every durable link of ref not revoked yet and says
+// how many: a click on one is then refused (Redeem's RevokedTicket). The
+// connection's history and the audit log name d's operator (As gives each
+// SSH session its person). The CLI's relink link --revoke and the
+// dashboard's revoke_links both come here.
 func (d *Backend) RevokeLinks(ctx context.Context, ref string) (int, error) {
 	provName, id, err := ParseRef(ref)
 	if err != nil {
 		return 0, err
 	}
 	conn, err := d.Store.Connection(ctx, provName, id)
-	if err != nil {
-		return 0, err
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, fmt.Errorf("%s is not in the cache; import the registry or run relink sync", ref)
 	}
-	return d.Store.RevokeLinks(ctx, conn.ID, d.Operator)
+	if err != nil {
+		return 0, fmt.Errorf("revoking the durable links of %s: %w", ref, err)
+	}
+	n, err := d.Store.RevokeLinks(ctx, conn.ID, d.Operator)
+	if err != nil {
+		return 0, fmt.Errorf("revoking the durable links of %s: %w", ref, err)
+	}
+	if n > 0 {
+		d.changed()
+	}
+	return n, nil
 }
 
 // Redemption is what a click on a durable link leads to.

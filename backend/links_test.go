@@ -232,3 +232,56 @@ func flipChar(s string, i int) string {
 	}
 	return s[:i] + string(c) + s[i+1:]
 }
+
+// A revocation by a session's person (As) stops the link at once: its
+// click is refused and recorded, and the history and the audit log name
+// that person, not the hub's operator; the dashboards are told.
+func TestRevokeLinksAsAPerson(t *testing.T) {
+	w := newLinkWorld(t)
+	ctx := context.Background()
+	l, err := w.desk.DurableLink(ctx, "plaid:item-broken")
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes := 0
+	w.desk.OnChange = func() { changes++ }
+	lee := w.desk.As("lee")
+	if n, err := lee.RevokeLinks(ctx, "plaid:item-broken"); err != nil || n != 1 || changes != 1 {
+		t.Fatalf("revoke: %d %v, %d changes", n, err, changes)
+	}
+	r, err := w.desk.Redeem(ctx, ticketOf(t, l.URL))
+	if err != nil || r.Outcome != backend.RevokedTicket || !strings.Contains(r.Reason, "withdrawn") {
+		t.Fatalf("a click on a revoked link: %+v %v", r, err)
+	}
+	if w.mints.Load() != 0 {
+		t.Fatalf("a revoked link minted %d provider tokens", w.mints.Load())
+	}
+	conn, _ := w.st.Connection(ctx, "plaid", "item-broken")
+	hist, _ := w.st.History(ctx, conn.ID, 10)
+	var summaries []string
+	for _, h := range hist {
+		summaries = append(summaries, h.Summary)
+	}
+	if joined := strings.Join(summaries, "\n"); !strings.Contains(joined, "1 durable link(s) revoked by lee") ||
+		!strings.Contains(joined, "refused, revoked") {
+		t.Fatalf("history:\n%s", joined)
+	}
+	var revokes []string
+	w.st.AuditSince(ctx, time.Time{}, func(e store.AuditEntry) error {
+		if e.Action == "revoke" {
+			revokes = append(revokes, e.Operator+" "+e.Target+" "+e.Detail)
+		}
+		return nil
+	})
+	if len(revokes) != 1 || revokes[0] != "lee plaid:item-broken 1 durable link(s)" {
+		t.Fatalf("audit revokes: %q", revokes)
+	}
+
+	// Again: nothing left to revoke, nothing written, nobody told.
+	if n, err := lee.RevokeLinks(ctx, "plaid:item-broken"); err != nil || n != 0 || changes != 1 {
+		t.Fatalf("second revoke: %d %v, %d changes", n, err, changes)
+	}
+	if _, err := lee.RevokeLinks(ctx, "plaid:item-nobody"); err == nil || !strings.Contains(err.Error(), "not in the cache") {
+		t.Fatalf("an unknown connection: %v", err)
+	}
+}
