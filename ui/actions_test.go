@@ -1,8 +1,6 @@
 package ui
 
 import (
-	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -64,40 +62,6 @@ func TestSyncIntervalRunsInBackground(t *testing.T) {
 	off.advance(5 * time.Minute)
 	if off.m.result != nil || off.m.taskSeq != 0 {
 		t.Fatalf("an interval of 0 must not sync: %+v", off.m.result)
-	}
-}
-
-func TestReadOnlyRemovesSendingAndMinting(t *testing.T) {
-	st := newStore(t)
-	rem, box := testReminders(t, st, fixedClock)
-	h := newHarness(t, st, Options{Actions: realDesk(st), Reminders: rem, ReadOnly: true}, 120, 35)
-	for _, k := range []string{"c", "C", "o", "r"} {
-		h.press(k)
-		if len(h.m.tasks) != 0 || h.m.overlay != nil || h.m.result != nil {
-			t.Fatalf("%s acted in read-only mode", k)
-		}
-	}
-	for _, a := range actions {
-		if a.get(&h.m.c.Keys) == &h.m.c.Keys.Remind {
-			h.run(a.run(h.m)) // not even by running the action itself
-		}
-	}
-	if h.m.overlay != nil || len(h.m.tasks) != 0 {
-		t.Fatal("remind ran in read-only mode")
-	}
-	h.press("?")
-	s := h.screen()
-	for _, gone := range []string{"copy direct link", "copy durable link", "open link in browser", "remind users"} {
-		if strings.Contains(s, gone) {
-			t.Errorf("help lists %q in read-only mode", gone)
-		}
-	}
-	mustContain(t, s, "sync now", "read-only", "what works: reconnect funnel")
-	if box.Count() != 0 {
-		t.Fatal("a reminder was sent")
-	}
-	if n, err := st.OutboxCounts(context.Background()); err != nil || len(n) != 0 {
-		t.Fatalf("outbox %v, %v", n, err)
 	}
 }
 

@@ -13,22 +13,26 @@ import (
 // footer and the ? help are both built from it, so a rebinding shows there.
 type KeyMap struct {
 	Up, Down, Top, Bottom, PageDown, PageUp key.Binding
+	HalfPageDown, HalfPageUp                key.Binding // half a page (vim's, less's ctrl+d / ctrl+u)
 	NextGroup, PrevGroup                    key.Binding
 	JumpGroup, Everyone                     key.Binding // a group by its number; find anyone
 	Filter, Open, Back, Mark, MarkAll       key.Binding
 	Sort, SortReverse                       key.Binding
 	CopyLink, CopyDurable, OpenBrowser, QR  key.Binding
+	Revoke                                  key.Binding // revoke the durable links of the connection
 	Remind, Sync, Funnel                    key.Binding
+	Messages                                key.Binding // the messages log: every status-line result, whole
 	Palette, Help, Quit                     key.Binding
 
 	Dialog DialogKeyMap // what the keys do while a dialog is open
 }
 
 // DialogKeyMap is the keys of the dialogs: the questions (quit while work
-// runs, the reminder preview), the views (help, the funnel, a notice) and
-// the palette. A dialog reads only these, besides the key that opened it
-// (? closes the help, F the funnel) and the quit keys none of these claims
-// (ctrl+c), which do what quit does on the main screen.
+// runs, the reminder preview, revoking links), the views (help, the funnel,
+// the messages log, a notice) and the palette. A dialog reads only these,
+// besides the key that opened it (? closes the help, F the funnel, L the
+// messages) and the quit keys none of these claims (ctrl+c), which do what
+// quit does on the main screen.
 //
 // Choose may share keys with the scroll keys: a question reads its answers
 // first, a view its scrolling, so by default space presses the focused
@@ -37,6 +41,7 @@ type DialogKeyMap struct {
 	Yes, No, Toggle, Choose, Close key.Binding
 	ScrollDown, ScrollUp           key.Binding
 	ScrollPageDown, ScrollPageUp   key.Binding
+	ScrollHalfDown, ScrollHalfUp   key.Binding
 	ScrollTop, ScrollBottom        key.Binding
 }
 
@@ -63,6 +68,8 @@ var actions = []action{
 	{binding{"bottom", "last row", func(k *KeyMap) *key.Binding { return &k.Bottom }}, (*Model).lastRow, RoleViewer},
 	{binding{"page_down", "page down", func(k *KeyMap) *key.Binding { return &k.PageDown }}, (*Model).pageDown, RoleViewer},
 	{binding{"page_up", "page up", func(k *KeyMap) *key.Binding { return &k.PageUp }}, (*Model).pageUp, RoleViewer},
+	{binding{"half_page_down", "half a page down", func(k *KeyMap) *key.Binding { return &k.HalfPageDown }}, (*Model).halfPageDown, RoleViewer},
+	{binding{"half_page_up", "half a page up", func(k *KeyMap) *key.Binding { return &k.HalfPageUp }}, (*Model).halfPageUp, RoleViewer},
 	{binding{"next_group", "next group", func(k *KeyMap) *key.Binding { return &k.NextGroup }}, (*Model).nextGroup, RoleViewer},
 	{binding{"prev_group", "previous group", func(k *KeyMap) *key.Binding { return &k.PrevGroup }}, (*Model).prevGroup, RoleViewer},
 	{binding{"jump_group", "go to group 1-9", func(k *KeyMap) *key.Binding { return &k.JumpGroup }}, (*Model).jumpGroup, RoleViewer},
@@ -79,8 +86,10 @@ var actions = []action{
 	{binding{"open_browser", "open link in browser", func(k *KeyMap) *key.Binding { return &k.OpenBrowser }}, (*Model).openLink, RoleAgent},
 	{binding{"show_qr", "show QR code", func(k *KeyMap) *key.Binding { return &k.QR }}, (*Model).toggleQR, RoleAgent},
 	{binding{"remind", "remind users", func(k *KeyMap) *key.Binding { return &k.Remind }}, (*Model).planRemind, RoleAgent},
+	{binding{"revoke_links", "revoke durable links", func(k *KeyMap) *key.Binding { return &k.Revoke }}, (*Model).askRevoke, RoleLead},
 	{binding{"sync", "sync now", func(k *KeyMap) *key.Binding { return &k.Sync }}, (*Model).syncNow, RoleLead},
 	{binding{"funnel", "what works: reconnect funnel", func(k *KeyMap) *key.Binding { return &k.Funnel }}, (*Model).openFunnel, RoleViewer},
+	{binding{"messages", "messages: every result in full", func(k *KeyMap) *key.Binding { return &k.Messages }}, (*Model).openLog, RoleViewer},
 	{binding{"palette", "command palette", func(k *KeyMap) *key.Binding { return &k.Palette }}, (*Model).openPalette, RoleViewer},
 	{binding{"help", "help", func(k *KeyMap) *key.Binding { return &k.Help }}, (*Model).openHelp, RoleViewer},
 	{binding{"quit", "quit", func(k *KeyMap) *key.Binding { return &k.Quit }}, (*Model).quit, RoleViewer},
@@ -98,6 +107,8 @@ var dialogKeys = []binding{
 	{"scroll_up", "scroll up", func(k *KeyMap) *key.Binding { return &k.Dialog.ScrollUp }},
 	{"scroll_page_down", "scroll a page down", func(k *KeyMap) *key.Binding { return &k.Dialog.ScrollPageDown }},
 	{"scroll_page_up", "scroll a page up", func(k *KeyMap) *key.Binding { return &k.Dialog.ScrollPageUp }},
+	{"scroll_half_down", "scroll half a page down", func(k *KeyMap) *key.Binding { return &k.Dialog.ScrollHalfDown }},
+	{"scroll_half_up", "scroll half a page up", func(k *KeyMap) *key.Binding { return &k.Dialog.ScrollHalfUp }},
 	{"scroll_top", "scroll to the top", func(k *KeyMap) *key.Binding { return &k.Dialog.ScrollTop }},
 	{"scroll_bottom", "scroll to the bottom", func(k *KeyMap) *key.Binding { return &k.Dialog.ScrollBottom }},
 }
@@ -134,13 +145,14 @@ func DefaultKeyMap() KeyMap {
 	defaults := map[string][]string{
 		"down": {"j", "down"}, "up": {"k", "up"},
 		"top": {"g", "home"}, "bottom": {"G", "end"},
-		"page_down": {"pgdown", "ctrl+d"}, "page_up": {"pgup", "ctrl+u"},
+		"page_down": {"pgdown"}, "page_up": {"pgup"},
+		"half_page_down": {"ctrl+d"}, "half_page_up": {"ctrl+u"},
 		"next_group": {"tab", "l"}, "prev_group": {"shift+tab", "h"},
 		"filter": {"/"}, "open": {"enter"}, "back": {"esc"},
 		"mark": {"space"}, "mark_all": {"A"},
 		"sort": {"s"}, "sort_reverse": {"S"},
 		"copy_link": {"c"}, "copy_durable_link": {"C"}, "open_browser": {"o"}, "show_qr": {"Q"},
-		"remind": {"r"}, "sync": {"ctrl+r"}, "funnel": {"F"},
+		"remind": {"r"}, "revoke_links": {"X"}, "sync": {"ctrl+r"}, "funnel": {"F"}, "messages": {"L"},
 		"palette": {":", "ctrl+p"}, "help": {"?"}, "quit": {"q", "ctrl+c"},
 		"jump_group": {"1", "2", "3", "4", "5", "6", "7", "8", "9"}, "everyone": {"e"},
 
@@ -148,7 +160,8 @@ func DefaultKeyMap() KeyMap {
 		"toggle": {"tab", "shift+tab", "left", "right", "h", "l"},
 		"choose": {"enter", "space"}, "close": {"esc"},
 		"scroll_down": {"j", "down", "ctrl+n"}, "scroll_up": {"k", "up", "ctrl+p"},
-		"scroll_page_down": {"pgdown", "ctrl+d", "space"}, "scroll_page_up": {"pgup", "ctrl+u"},
+		"scroll_page_down": {"pgdown", "space"}, "scroll_page_up": {"pgup"},
+		"scroll_half_down": {"ctrl+d"}, "scroll_half_up": {"ctrl+u"},
 		"scroll_top": {"g", "home"}, "scroll_bottom": {"G", "end"},
 	}
 	var k KeyMap
@@ -342,10 +355,10 @@ func (k KeyMap) moveHint() key.Binding {
 // FullHelp is the ? help, one column per group.
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
-		{k.Down, k.Up, k.Top, k.Bottom, k.PageDown, k.PageUp, k.NextGroup, k.PrevGroup, k.JumpGroup},
+		{k.Down, k.Up, k.Top, k.Bottom, k.PageDown, k.PageUp, k.HalfPageDown, k.HalfPageUp, k.NextGroup, k.PrevGroup, k.JumpGroup},
 		{k.Filter, k.Everyone, k.Open, k.Back, k.Mark, k.MarkAll, k.Sort, k.SortReverse},
-		{k.CopyLink, k.CopyDurable, k.OpenBrowser, k.QR, k.Remind},
-		{k.Sync, k.Funnel, k.Palette, k.Help, k.Quit},
+		{k.CopyLink, k.CopyDurable, k.OpenBrowser, k.QR, k.Remind, k.Revoke},
+		{k.Sync, k.Funnel, k.Messages, k.Palette, k.Help, k.Quit},
 		k.dialogBindings(),
 	}
 }

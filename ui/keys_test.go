@@ -90,3 +90,29 @@ func TestFooterKeepsHelpAt80(t *testing.T) {
 		t.Fatalf("footer with the pane open: %q", lines[len(lines)-1])
 	}
 }
+
+// ctrl+d and ctrl+u are half pages on the main screen and in the dialogs;
+// a [keys] from before, that gave them to page_down, names the clash.
+func TestHalfPageBindings(t *testing.T) {
+	k := DefaultKeyMap()
+	for _, c := range []struct {
+		b    key.Binding
+		keys string
+	}{{k.HalfPageDown, "ctrl+d"}, {k.HalfPageUp, "ctrl+u"}, {k.PageDown, "pgdown"}, {k.PageUp, "pgup"},
+		{k.Dialog.ScrollHalfDown, "ctrl+d"}, {k.Dialog.ScrollHalfUp, "ctrl+u"}, {k.Dialog.ScrollPageDown, "pgdown space"}} {
+		if got := strings.Join(c.b.Keys(), " "); got != c.keys {
+			t.Errorf("%s: %q, want %q", c.b.Help().Desc, got, c.keys)
+		}
+	}
+	err := k.Rebind(map[string][]string{"page_down": {"pgdown", "ctrl+d"}})
+	if err == nil || !strings.Contains(err.Error(), `"ctrl+d" is bound to both page_down and half_page_down`) {
+		t.Fatalf("the old page_down: %v", err)
+	}
+	k = DefaultKeyMap()
+	if err := k.Rebind(map[string][]string{"half_page_down": {"J"}, "scroll_half_up": {"K"}}); err != nil {
+		t.Fatal(err)
+	}
+	if !key.Matches(keyPress("J"), k.HalfPageDown) || !key.Matches(keyPress("K"), k.Dialog.ScrollHalfUp) {
+		t.Fatal("half pages not rebound")
+	}
+}

@@ -116,7 +116,8 @@ type Model struct {
 	result       *result
 	overlay      dialog // the open dialog, nil when none
 	quitting     bool
-	refused      []refusal // the keys of actions this dashboard withholds, and why (roles.go)
+	refused      []refusal  // the keys of actions this dashboard withholds, and why (roles.go)
+	log          messageLog // every result the status line showed, whole (view_log.go)
 }
 
 // task is a running operation shown with a spinner in the status line.
@@ -131,6 +132,7 @@ type result struct {
 	id   int
 	ok   bool
 	text string
+	more bool // the messages log holds more of it than text
 }
 
 // New builds the dashboard. It fails on a bad theme or [keys] before the
@@ -164,22 +166,27 @@ func New(opts Options) (*Model, error) {
 }
 
 // disableUnavailable turns off the bindings of actions that cannot run, so
-// they neither match nor show in help.
+// they neither match nor show in help; under --read-only, and without a
+// backend for sync, their keys still answer with why (refusal).
 func (m *Model) disableUnavailable() {
 	k := &m.c.Keys
 	noActions := m.opts.Actions == nil
 	if noActions && k.Sync.Enabled() { // ctrl+r still answers: with what to do
 		m.refused = append(m.refused, refusal{keys: k.Sync, why: m.nothingToSync()})
 	}
+	if m.opts.ReadOnly {
+		m.withholdReadOnly()
+	}
 	for _, b := range []struct {
 		on  bool
 		key *key.Binding
 	}{
-		{!noActions && !m.opts.ReadOnly, &k.CopyLink},
-		{!noActions && !m.opts.ReadOnly, &k.CopyDurable},
-		{!noActions && !m.opts.ReadOnly, &k.OpenBrowser},
+		{!noActions, &k.CopyLink},
+		{!noActions, &k.CopyDurable},
+		{!noActions, &k.OpenBrowser},
+		{!noActions, &k.Revoke},
 		{!noActions, &k.Sync},
-		{m.opts.Reminders != nil && !m.opts.ReadOnly, &k.Remind},
+		{m.opts.Reminders != nil, &k.Remind},
 	} {
 		if !b.on {
 			b.key.SetEnabled(false)

@@ -124,6 +124,21 @@ type (
 		connID       int64
 		err, noteErr error
 	}
+	// revokeAskMsg is how many live durable links the connection X asked
+	// about has, to ask whether to revoke them.
+	revokeAskMsg struct {
+		conn store.Connection
+		live int
+		err  error
+	}
+	// revokedMsg is the durable links of a connection revoked (n of them), or not.
+	revokedMsg struct {
+		task   int
+		connID int64
+		who    string
+		n      int
+		err    error
+	}
 	// linkNotedMsg is a copy recorded in the history and audit log, or not.
 	linkNotedMsg struct {
 		connID int64

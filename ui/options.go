@@ -24,6 +24,10 @@ type Actions interface {
 	// a link of kind was copied or opened (action: backend.LinkCopied or
 	// backend.LinkOpened); never the URL.
 	NoteLinkUse(ctx context.Context, ref string, kind store.LinkKind, action string) error
+	// RevokeLinks revokes every durable link of ref, so that a click on one
+	// is refused, and says how many; the history and the audit log name
+	// the person acting (the backend's operator).
+	RevokeLinks(ctx context.Context, ref string) (int, error)
 }
 
 // Reminders plan and send reminders; *backend.Reminders has them. The

@@ -30,6 +30,8 @@ const (
 	quitDialog             // "… is still running. Quit anyway?"
 	remindDialog           // the reminder preview: send, or a notice of why not
 	funnelDialog           // what works: the reconnect funnel
+	revokeDialog           // "Revoke the durable links of …?"
+	logDialog              // the messages log
 )
 
 // dialogAction is what a key asks of the Model; nil: nothing, the dialog
@@ -54,6 +56,7 @@ var (
 	_ dialog = (*paletteOverlay)(nil)
 	_ dialog = (*previewOverlay)(nil)
 	_ dialog = (*funnelOverlay)(nil)
+	_ dialog = (*logOverlay)(nil)
 )
 
 // exitKey is what every dialog reads first, even in its grace period:
@@ -111,7 +114,9 @@ func answerKey(d *DialogKeyMap, k tea.KeyPressMsg, yes *bool) (a dialogAction, o
 }
 
 // scroller is the window of a dialog that scrolls (the reminder preview's
-// sample, the funnel, the help): the first of its n lines shown, h at once.
+// sample, the funnel, the help, the messages): the first of its n lines
+// shown, h at once. A page is h-1 lines (one stays for context), half a
+// page h/2, as in less and vim.
 type scroller struct{ top int }
 
 // key moves the window for a scroll key; it reports whether k was one.
@@ -126,6 +131,10 @@ func (s *scroller) key(d *DialogKeyMap, k tea.KeyPressMsg, n, h int) bool {
 		s.top += page
 	case key.Matches(k, d.ScrollPageUp):
 		s.top -= page
+	case key.Matches(k, d.ScrollHalfDown):
+		s.top += max(1, h/2)
+	case key.Matches(k, d.ScrollHalfUp):
+		s.top -= max(1, h/2)
 	case key.Matches(k, d.ScrollTop):
 		s.top = 0
 	case key.Matches(k, d.ScrollBottom):
@@ -198,6 +207,9 @@ type confirmOverlay struct {
 	which         dialogID // the question, for the Model to act on the answer
 	title, prompt string
 	yes           bool // the focused button; No first
+	// onYes is what Yes does, for a question about a subject of its own
+	// (whose links to revoke); nil: the Model acts on which (Model.confirmed).
+	onYes func(*Model) tea.Cmd
 	grace
 }
 
@@ -247,6 +259,7 @@ func (*paletteOverlay) id() dialogID { return paletteDialog }
 
 // movesLast are the actions the palette lists last: moving has its own keys.
 var movesLast = map[string]bool{"down": true, "up": true, "top": true, "bottom": true, "page_down": true, "page_up": true,
+	"half_page_down": true, "half_page_up": true,
 	"next_group": true, "prev_group": true, "jump_group": true}
 
 // entries are the groups whose name or title contains the query, then the

@@ -15,8 +15,9 @@ type Role int
 // The roles, from most to least allowed. The zero value is RoleLead: the
 // local dashboard, run by whoever holds the config, may do everything.
 const (
-	// RoleLead also sends bulk reminders past the agents' limit and syncs
-	// on demand (the sync spends every session's provider budget).
+	// RoleLead also sends bulk reminders past the agents' limit, syncs
+	// on demand (the sync spends every session's provider budget) and
+	// revokes durable links.
 	RoleLead Role = iota
 	// RoleAgent also mints, copies and opens links and reminds the
 	// connections they select, at most Options.BulkLimit users at once.
@@ -89,8 +90,36 @@ func (a action) verb() string {
 		return "remind"
 	case "sync":
 		return "sync on demand"
+	case "revoke_links":
+		return "revoke links"
 	}
 	return a.desc
+}
+
+// withholdReadOnly disables, under --read-only, the actions that send or
+// mint (copy and open a link, remind) and revoking links, as a role that
+// may not act: they leave help, footer and palette, and their keys say why
+// on the status line. Sync stays: it only reads the providers into the
+// cache, and neither sends nor mints. An action the role withholds already
+// keeps the role's refusal.
+func (m *Model) withholdReadOnly() {
+	k := &m.c.Keys
+	for _, off := range []struct {
+		key  *key.Binding
+		verb string
+	}{
+		{&k.CopyLink, "mint links"},
+		{&k.CopyDurable, "mint links"},
+		{&k.OpenBrowser, "mint links"},
+		{&k.Remind, "send reminders"},
+		{&k.Revoke, "revoke links"},
+	} {
+		if !off.key.Enabled() {
+			continue
+		}
+		m.refused = append(m.refused, refusal{keys: *off.key, why: "read-only: this dashboard cannot " + off.verb + " (started with --read-only)"})
+		off.key.SetEnabled(false)
+	}
 }
 
 // refuse says why the role does not allow the key k, if it is one of the

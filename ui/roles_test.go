@@ -56,6 +56,7 @@ func TestViewerMayNotActAndIsToldWhy(t *testing.T) {
 		{"o", "viewers cannot open links; ask a lead"},
 		{"Q", "viewers cannot show links as QR codes; ask a lead"},
 		{"ctrl+r", "viewers cannot sync on demand; ask a lead"},
+		{"X", "viewers cannot revoke links; ask a lead"},
 	} {
 		h.press(k.key)
 		if h.m.overlay != nil || len(h.m.tasks) != 0 || h.m.planning != 0 || h.m.syncRunning != 0 || len(h.m.links) != 0 || h.clipboard != "" {
@@ -72,13 +73,13 @@ func TestViewerMayNotActAndIsToldWhy(t *testing.T) {
 	mustContain(t, foot, "filter", "open", "? help")
 	help := h.helpText()
 	mustContain(t, help, "next row", "filter rows", "open details", "reconnect funnel")
-	for _, hidden := range []string{"copy direct link", "copy durable link", "open link in browser", "remind users", "sync now", "QR"} {
+	for _, hidden := range []string{"copy direct link", "copy durable link", "open link in browser", "remind users", "sync now", "QR", "revoke"} {
 		if strings.Contains(help, hidden) {
 			t.Errorf("the viewer's help offers %q", hidden)
 		}
 	}
 	for _, n := range h.paletteNames() {
-		if n == "remind" || n == "copy_link" || n == "copy_durable_link" || n == "sync" || n == "open_browser" || n == "show_qr" {
+		if n == "remind" || n == "copy_link" || n == "copy_durable_link" || n == "sync" || n == "open_browser" || n == "show_qr" || n == "revoke_links" {
 			t.Errorf("the viewer's palette offers %s", n)
 		}
 	}
@@ -104,8 +105,8 @@ func TestAgentMayCopyAndRemindButNotSync(t *testing.T) {
 	}
 	help := h.helpText()
 	mustContain(t, help, "copy direct link", "copy durable link", "remind users", "show QR code")
-	if strings.Contains(help, "sync now") || strings.Contains(help, "open link in browser") {
-		t.Errorf("the agent's help offers sync or the browser:\n%s", help)
+	if strings.Contains(help, "sync now") || strings.Contains(help, "open link in browser") || strings.Contains(help, "revoke") {
+		t.Errorf("the agent's help offers sync, the browser or revoking:\n%s", help)
 	}
 	h.press("ctrl+r")
 	if h.m.syncRunning != 0 {

@@ -55,6 +55,9 @@ func (m *Model) act(d dialog, a dialogAction) tea.Cmd {
 
 // confirmed does what the question d asked about, now answered Yes.
 func (m *Model) confirmed(d dialog) tea.Cmd {
+	if c, ok := d.(*confirmOverlay); ok && c.onYes != nil {
+		return c.onYes(m)
+	}
 	switch d.id() {
 	case quitDialog:
 		return m.doQuit()
@@ -89,6 +92,20 @@ func (m *Model) pageDown() tea.Cmd {
 func (m *Model) pageUp() tea.Cmd {
 	m.top -= m.lay.rows
 	return m.moveTo(m.cursor - m.lay.rows)
+}
+
+// halfPageDown scrolls the rows and the cursor by half the rows on screen,
+// as ctrl+d does in vim and less: the cursor keeps its place on the screen.
+func (m *Model) halfPageDown() tea.Cmd {
+	half := max(1, m.lay.rows/2)
+	m.top += half
+	return m.moveTo(m.cursor + half)
+}
+
+func (m *Model) halfPageUp() tea.Cmd {
+	half := max(1, m.lay.rows/2)
+	m.top -= half
+	return m.moveTo(m.cursor - half)
 }
 
 func (m *Model) nextGroup() tea.Cmd { return m.switchGroup(m.gi + 1) }

@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
+
+	"github.com/relink/relink/internal/textfmt"
 )
 
 // handleTask applies the outcome of a backend operation: a sync
@@ -46,10 +48,22 @@ func (m *Model) setTaskProgress(id int, text string) {
 	}
 }
 
-// report sets the last result; it clears itself after a while.
-func (m *Model) report(ok bool, text string) tea.Cmd {
+// report sets the last result, shown on the status line until it clears
+// itself, and keeps it in the messages log (view_log.go).
+func (m *Model) report(ok bool, text string) tea.Cmd { return m.show(ok, text, text) }
+
+// show puts status on the status line and logged in the messages log: the
+// same text; or the whole, where the line shows its first line (fail); or
+// other words, where the line shows a credential once (a copied link).
+// Both are made harmless on a terminal first (textfmt.Safe): an error may
+// quote a provider's answer. A log text that goes on from the status makes
+// the status line say where to read it whole (cutResult).
+func (m *Model) show(ok bool, status, logged string) tea.Cmd {
+	status, logged = textfmt.Safe(status), textfmt.SafeLines(logged)
+	m.log.add(m.opts.Now(), ok, logged)
 	m.taskSeq++
-	m.result = &result{id: m.taskSeq, ok: ok, text: text}
+	more := len(logged) > len(status) && strings.HasPrefix(logged, status)
+	m.result = &result{id: m.taskSeq, ok: ok, text: status, more: more}
 	d := resultOKFor
 	if !ok {
 		d = resultErrFor
@@ -57,10 +71,12 @@ func (m *Model) report(ok bool, text string) tea.Cmd {
 	return m.after(d, clearResultMsg{id: m.taskSeq})
 }
 
-// fail reports an error in the status line, never over the data.
+// fail reports an error in the status line, never over the data: its first
+// line there, the whole of it in the messages log.
 func (m *Model) fail(what string, err error) tea.Cmd {
-	msg, _, _ := strings.Cut(err.Error(), "\n")
-	return m.report(false, what+": "+msg)
+	full := what + ": " + err.Error()
+	first, _, _ := strings.Cut(full, "\n")
+	return m.show(false, first, full)
 }
 
 // stream is where the messages of an operation running in the background

@@ -40,6 +40,8 @@ func (m *Model) footerMode() footerMode {
 		return footerPreview
 	case *funnelOverlay:
 		return footerView
+	case *logOverlay:
+		return footerView
 	case nil:
 	default:
 		return footerOverlay

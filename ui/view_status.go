@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"charm.land/lipgloss/v2"
-	"github.com/charmbracelet/x/ansi"
 
 	"github.com/relink/relink/store"
 	"github.com/relink/relink/themes"
@@ -249,9 +248,7 @@ func renderStatus(c *Context, d statusData, w int) string {
 	if d.result != nil && !d.result.ok {
 		most = w // an error may take the whole line: what to do is often at its end
 	}
-	if lipgloss.Width(rs) > most {
-		rs = ansi.Truncate(rs, most, ic.Ellipsis)
-	}
+	rs = cutResult(c, rs, most, d.result) // cut at the edge: "… L: messages" (view_log.go)
 	room := w - lipgloss.Width(rs) - 1
 	if room < 1 {
 		return fit(rs, w, ic.Ellipsis)

@@ -1,0 +1,175 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+)
+
+// The messages log: every result, error and refusal the status line
+// showed, whole, newest first, as lazygit's command log or k9s's :events.
+// The status line shows a message until it clears itself and cuts it at
+// the edge; the log keeps it, in memory only, for this session.
+
+// Bounds of the log: it keeps the newest logLimit messages, each at most
+// logTextLimit bytes.
+const (
+	logLimit     = 200
+	logTextLimit = 8 << 10
+)
+
+// logEntry is one message of the log; the same message again, straight
+// after, counts as a repeat of it.
+type logEntry struct {
+	at      time.Time // the last time it was said
+	ok      bool
+	text    string // made harmless on a terminal (textfmt.SafeLines), never a credential
+	repeats int    // how many more times it was said in a row
+}
+
+// messageLog is the model's messages, oldest first, at most logLimit.
+type messageLog struct{ entries []logEntry }
+
+// add keeps a message said at at.
+func (l *messageLog) add(at time.Time, ok bool, text string) {
+	if len(text) > logTextLimit {
+		cut := logTextLimit
+		for cut > 0 && !utf8.RuneStart(text[cut]) {
+			cut--
+		}
+		text = text[:cut] + fmt.Sprintf(" … (%d more bytes not kept)", len(text)-cut)
+	}
+	if n := len(l.entries); n > 0 && l.entries[n-1].ok == ok && l.entries[n-1].text == text {
+		l.entries[n-1].at = at
+		l.entries[n-1].repeats++
+		return
+	}
+	if len(l.entries) == logLimit {
+		copy(l.entries, l.entries[1:])
+		l.entries = l.entries[:logLimit-1]
+	}
+	l.entries = append(l.entries, logEntry{at: at, ok: ok, text: text})
+}
+
+// openLog opens the messages log.
+func (m *Model) openLog() tea.Cmd {
+	m.overlay = &logOverlay{log: &m.log}
+	return nil
+}
+
+// logOverlay is the messages log, read live (a message said while it is
+// open appears at its top); it scrolls when taller than the screen.
+type logOverlay struct {
+	log    *messageLog // the Model's
+	scroll scroller
+}
+
+func (*logOverlay) id() dialogID { return logDialog }
+
+func (o *logOverlay) key(c *Context, k tea.KeyPressMsg) dialogAction {
+	if key.Matches(k, c.Keys.Messages) {
+		return closeDialog{}
+	}
+	lines, h := logLines(c, o.log)
+	return viewKey(c, k, &o.scroll, len(lines), h)
+}
+
+func (o *logOverlay) view(c *Context) string { return renderLog(c, o) }
+
+// logWidth is the width of the log's lines.
+func logWidth(c *Context) int { return max(20, c.Width-8) }
+
+// logLines are the log's lines, newest message first, each wrapped at the
+// width under its time and mark, and how many show at once.
+func logLines(c *Context, l *messageLog) ([]string, int) {
+	s, ic := c.Styles, c.Styles.Icons
+	w := logWidth(c)
+	var lines []string
+	loc := c.Now().Location()
+	for i := len(l.entries) - 1; i >= 0; i-- {
+		e := l.entries[i]
+		mark := s.Success.Render(ic.OK)
+		if !e.ok {
+			mark = s.Error.Render(ic.Fail)
+		}
+		head := s.Subtle.Render(e.at.In(loc).Format("15:04:05")) + " " + mark + " "
+		indent := strings.Repeat(" ", lipgloss.Width(head))
+		text := e.text
+		if e.repeats > 0 {
+			text += fmt.Sprintf(" (×%d)", e.repeats+1)
+		}
+		room := max(10, w-lipgloss.Width(head))
+		for j, part := range strings.Split(ansi.Wrap(text, room, ""), "\n") {
+			if j == 0 {
+				lines = append(lines, head+s.Text.Render(part))
+			} else {
+				lines = append(lines, indent+s.Text.Render(part))
+			}
+		}
+	}
+	if len(lines) == 0 {
+		lines = []string{s.Subtle.Render("nothing yet: the results, errors and refusals of this session appear here")}
+	}
+	fixed := 4 // title, blank … blank, hint
+	return lines, max(1, min(len(lines), c.Height-4-fixed))
+}
+
+// renderLog is the messages log, scrolled to where the keys took it.
+func renderLog(c *Context, o *logOverlay) string {
+	s, ic := c.Styles, c.Styles.Icons
+	w := logWidth(c)
+	lines, h := logLines(c, o.log)
+	n := len(lines)
+	title := s.DialogTitle.Render("Messages") + s.Subtle.Render(" · newest first, this session only")
+	d := c.Keys.Dialog
+	closes := firstKey(d.Close)
+	if k := firstKey(c.Keys.Messages); k != "" {
+		closes += " or " + k
+	}
+	hint := hints([2]string{closes, "closes"})
+	if n > h {
+		hint = hints([2]string{closes, "closes"}, [2]string{keysHint(d.ScrollDown, d.ScrollUp), "scroll"}) +
+			" · " + o.scroll.position(n, h)
+	}
+	out := []string{fit(title, w, ic.Ellipsis), ""}
+	out = append(out, o.scroll.window(lines, h)...)
+	out = append(out, "", fit(s.Subtle.Render(hint), w, ic.Ellipsis))
+	return s.Dialog.Render(clip(strings.Join(out, "\n"), w, max(1, c.Height-4)))
+}
+
+// logHint is what a status message that is not shown whole ends with:
+// "L: messages", or "" when the log has no key.
+func logHint(c *Context) string {
+	if k := firstKey(c.Keys.Messages); k != "" {
+		return k + ": messages"
+	}
+	return ""
+}
+
+// cutResult fits the status line's right side rs (the running tasks, then
+// the result r, if any) in most cells. When the result is cut at the edge,
+// or the messages log holds more of it (r.more), it ends with "… L:
+// messages", so the whole can be read; without a result, or without room
+// for the hint, it is only cut, with an ellipsis.
+func cutResult(c *Context, rs string, most int, r *result) string {
+	s, ic := c.Styles, c.Styles.Icons
+	cut := lipgloss.Width(rs) > most
+	hint := logHint(c)
+	if r == nil || hint == "" || (!cut && !r.more) {
+		if cut {
+			return ansi.Truncate(rs, most, ic.Ellipsis)
+		}
+		return rs
+	}
+	tail := s.Subtle.Render(ic.Ellipsis + " " + hint)
+	if room := most - lipgloss.Width(tail) - 1; room >= 10 {
+		return ansi.Truncate(rs, room, "") + " " + tail
+	}
+	return ansi.Truncate(rs, most, ic.Ellipsis)
+}
