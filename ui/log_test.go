@@ -132,3 +132,21 @@ func TestTheLogShowsControlCharactersAsEscapes(t *testing.T) {
 	}
 	mustContain(t, boxText(h), `bad \x1b]52;c;ZXZpbA==\x07 answer`)
 }
+
+func TestWrapWords(t *testing.T) {
+	for _, c := range []struct {
+		text string
+		w    int
+		want []string
+	}{
+		{"started with --read-only", 15, []string{"started with", "--read-only"}},
+		{"a\nb c", 10, []string{"a", "b c"}},
+		{"see https://relink.example.com/r/abcdef now", 12, []string{"see", "https://reli", "nk.example.c", "om/r/abcdef", "now"}},
+		{"", 10, []string{""}},
+		{"日本", 1, []string{"日", "本"}},
+	} {
+		if got := wrapWords(c.text, c.w); strings.Join(got, "|") != strings.Join(c.want, "|") {
+			t.Errorf("wrapWords(%q, %d) = %q, want %q", c.text, c.w, got, c.want)
+		}
+	}
+}

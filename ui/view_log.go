@@ -82,8 +82,8 @@ func (o *logOverlay) key(c *Context, k tea.KeyPressMsg) dialogAction {
 
 func (o *logOverlay) view(c *Context) string { return renderLog(c, o) }
 
-// logWidth is the width of the log's lines.
-func logWidth(c *Context) int { return max(20, c.Width-8) }
+// logWidth is the width of the log's lines: the screen's, up to a readable 120.
+func logWidth(c *Context) int { return max(20, min(120, c.Width-8)) }
 
 // logLines are the log's lines, newest message first, each wrapped at the
 // width under its time and mark, and how many show at once.
@@ -105,7 +105,7 @@ func logLines(c *Context, l *messageLog) ([]string, int) {
 			text += fmt.Sprintf(" (×%d)", e.repeats+1)
 		}
 		room := max(10, w-lipgloss.Width(head))
-		for j, part := range strings.Split(ansi.Wrap(text, room, ""), "\n") {
+		for j, part := range wrapWords(text, room) {
 			if j == 0 {
 				lines = append(lines, head+s.Text.Render(part))
 			} else {
@@ -172,4 +172,40 @@ func cutResult(c *Context, rs string, most int, r *result) string {
 		return ansi.Truncate(rs, room, "") + " " + tail
 	}
 	return ansi.Truncate(rs, most, ic.Ellipsis)
+}
+
+// wrapWords wraps plain text at w cells, between words only (a flag such
+// as --read-only stays whole), breaking a word longer than w; its own
+// newlines stay.
+func wrapWords(text string, w int) []string {
+	var out []string
+	for _, para := range strings.Split(text, "\n") {
+		line, start := "", len(out)
+		for _, word := range strings.Fields(para) {
+			for ansi.StringWidth(word) > w { // a word longer than a line: cut it
+				if line != "" {
+					out, line = append(out, line), ""
+				}
+				head := ansi.Truncate(word, w, "")
+				if head == "" { // a wide character in a narrower line
+					_, n := utf8.DecodeRuneInString(word)
+					head = word[:n]
+				}
+				out, word = append(out, head), word[len(head):]
+			}
+			switch {
+			case word == "":
+			case line == "":
+				line = word
+			case ansi.StringWidth(line)+1+ansi.StringWidth(word) <= w:
+				line += " " + word
+			default:
+				out, line = append(out, line), word
+			}
+		}
+		if line != "" || len(out) == start { // an empty line stays one
+			out = append(out, line)
+		}
+	}
+	return out
 }

@@ -85,7 +85,7 @@ func renderHelpAt(c *Context, sc scroller) string {
 	}
 	body := title + "\n\n" + strings.Join(sc.window(lines, h), "\n")
 	if c.ReadOnly {
-		body += "\n\n" + s.Warning.Render("read-only: sending reminders and minting links are off")
+		body += "\n\n" + s.Warning.Render("read-only: sending reminders, minting and revoking links are off")
 	}
 	closes := firstKey(c.Keys.Dialog.Close)
 	if k := firstKey(c.Keys.Help); k != "" {
