@@ -166,31 +166,32 @@ func New(opts Options) (*Model, error) {
 }
 
 // disableUnavailable turns off the bindings of actions that cannot run, so
-// they neither match nor show in help; under --read-only, and without a
-// backend for sync, their keys still answer with why (refusal).
+// they neither match nor show in help; their keys still say why
+// (refusal): under --read-only, without a backend (no provider
+// configured), without a reminder channel.
 func (m *Model) disableUnavailable() {
 	k := &m.c.Keys
-	noActions := m.opts.Actions == nil
-	if noActions && k.Sync.Enabled() { // ctrl+r still answers: with what to do
-		m.refused = append(m.refused, refusal{keys: k.Sync, why: m.nothingToSync()})
-	}
 	if m.opts.ReadOnly {
 		m.withholdReadOnly()
 	}
+	noActions := m.opts.Actions == nil
 	for _, b := range []struct {
-		on  bool
+		off bool
 		key *key.Binding
+		why func() string
 	}{
-		{!noActions, &k.CopyLink},
-		{!noActions, &k.CopyDurable},
-		{!noActions, &k.OpenBrowser},
-		{!noActions, &k.Revoke},
-		{!noActions, &k.Sync},
-		{m.opts.Reminders != nil, &k.Remind},
+		{noActions, &k.CopyLink, func() string { return m.cacheOnly("mint links") }},
+		{noActions, &k.CopyDurable, func() string { return m.cacheOnly("mint links") }},
+		{noActions, &k.OpenBrowser, func() string { return m.cacheOnly("mint links") }},
+		{noActions, &k.Revoke, func() string { return m.cacheOnly("revoke links") }},
+		{noActions, &k.Sync, m.nothingToSync},
+		{m.opts.Reminders == nil, &k.Remind, m.noChannel},
 	} {
-		if !b.on {
-			b.key.SetEnabled(false)
+		if !b.off || !b.key.Enabled() {
+			continue
 		}
+		m.refused = append(m.refused, refusal{keys: *b.key, why: b.why()})
+		b.key.SetEnabled(false)
 	}
 }
 
@@ -199,13 +200,32 @@ func (m *Model) nothingToSync() string {
 	if !m.firstRun() {
 		return "nothing to sync: this dashboard shows the cache only"
 	}
-	where := "no config file"
-	if f := m.opts.ConfigFile; f != "" && m.opts.ConfigFound {
-		where = f
-	} else if f != "" {
-		where = f + " (not found)"
+	return "nothing to sync: no provider configured in " + m.configWhere() + "; try relink --demo"
+}
+
+// cacheOnly is what a key that needs a provider says without one.
+func (m *Model) cacheOnly(what string) string {
+	if !m.firstRun() {
+		return "cannot " + what + ": this dashboard shows the cache only"
 	}
-	return "nothing to sync: no provider configured in " + where + "; try relink --demo"
+	return "cannot " + what + ": no provider configured in " + m.configWhere() + "; try relink --demo"
+}
+
+// noChannel is what the remind key says without a reminder channel.
+func (m *Model) noChannel() string {
+	return "cannot remind: no reminder channel is configured ([reminders.email], [reminders.sms] or [reminders.webhook]; config: " +
+		m.configWhere() + ")"
+}
+
+// configWhere names the config file read, or looked for.
+func (m *Model) configWhere() string {
+	switch f := m.opts.ConfigFile; {
+	case f != "" && m.opts.ConfigFound:
+		return f
+	case f != "":
+		return f + " (not found)"
+	}
+	return "no config file"
 }
 
 // restyle rebuilds the styles for the palette, background and colour mode.

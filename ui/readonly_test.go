@@ -82,3 +82,25 @@ func TestReadOnlyViewerHearsTheRole(t *testing.T) {
 	h.press("X")
 	mustContain(t, h.screen(), "viewers cannot revoke links; ask a lead")
 }
+
+// Without a provider or a reminder channel, the keys that need one say
+// so, with where to configure it, instead of doing nothing silently.
+func TestKeysWithoutABackendSayWhy(t *testing.T) {
+	st := newStore(t)
+	h := newHarness(t, st, Options{}, 120, 35)
+	for _, k := range []struct{ key, why string }{
+		{"c", "cannot mint links: this dashboard shows the cache only"},
+		{"X", "cannot revoke links: this dashboard shows the cache only"},
+		{"ctrl+r", "nothing to sync: this dashboard shows the cache only"},
+		{"r", "cannot remind: no reminder channel is configured ([reminders.email], [reminders.sms] or [reminders.webhook]; config: no config file)"},
+	} {
+		h.m.result = nil
+		h.press(k.key)
+		if h.m.overlay != nil || len(h.m.tasks) != 0 || h.m.result == nil || h.m.result.text != k.why {
+			t.Fatalf("%s: overlay %T, tasks %+v, said %+v; want %q", k.key, h.m.overlay, h.m.tasks, h.m.result, k.why)
+		}
+	}
+	first := newHarness(t, st, Options{Providers: []string{}, ConfigFile: "/etc/relink.toml"}, 120, 35)
+	first.press("C")
+	mustContain(t, first.m.result.text, "cannot mint links: no provider configured in /etc/relink.toml (not found); try relink --demo")
+}
