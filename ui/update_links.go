@@ -128,8 +128,8 @@ func (m *Model) askRevoke() tea.Cmd {
 }
 
 // revokeScan is how many of a connection's newest links are read to count
-// its live durable ones: reminders mint one a week at most, so a live one
-// is among the newest.
+// its live durable ones: a durable link lives serve.link_ttl (a week by
+// default), so the live ones are among the newest few.
 const revokeScan = 500
 
 // liveDurableLinks counts the durable links of connection id that are
