@@ -107,7 +107,7 @@ func TestTheLogIsNewestFirstBoundedAndHoldsNoLink(t *testing.T) {
 		t.Fatalf("want the refusal, counted, above the copy (newest first):\n%s", text)
 	}
 	if len(h.m.log.entries) != 2 || len(lines) < 2 {
-		t.Fatalf("log %+v, lines %q", h.m.log.entries, lines)
+		t.Fatalf("log %+v, rows %+v", h.m.log.entries, lines)
 	}
 	h.press("esc")
 
@@ -148,5 +148,20 @@ func TestWrapWords(t *testing.T) {
 		if got := wrapWords(c.text, c.w); strings.Join(got, "|") != strings.Join(c.want, "|") {
 			t.Errorf("wrapWords(%q, %d) = %q, want %q", c.text, c.w, got, c.want)
 		}
+	}
+}
+
+// BenchmarkMessagesLogFrame is a frame of the messages log when full
+// (logLimit messages of a long error each), as every key in it redraws it.
+func BenchmarkMessagesLogFrame(b *testing.B) {
+	h := newHarness(b, newStore(b), Options{}, 120, 35)
+	for i := range logLimit {
+		h.m.fail(fmt.Sprintf("syncing plaid (%d)", i), errors.New(longSyncError))
+	}
+	h.press("L")
+	b.ResetTimer()
+	for range b.N {
+		h.press("j")
+		_ = h.m.render()
 	}
 }

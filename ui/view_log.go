@@ -34,10 +34,26 @@ type logEntry struct {
 }
 
 // messageLog is the model's messages, oldest first, at most logLimit.
-type messageLog struct{ entries []logEntry }
+type messageLog struct {
+	entries []logEntry
+	version int // counts the changes, for wrapped
+	wrapped struct {
+		version, width int
+		rows           []logRow
+	}
+}
+
+// logRow is one line of the log as shown: a part of an entry's text
+// wrapped at the width, the first part under the entry's time and mark.
+type logRow struct {
+	entry int // in entries
+	first bool
+	text  string
+}
 
 // add keeps a message said at at.
 func (l *messageLog) add(at time.Time, ok bool, text string) {
+	l.version++
 	if len(text) > logTextLimit {
 		cut := logTextLimit
 		for cut > 0 && !utf8.RuneStart(text[cut]) {
@@ -85,47 +101,61 @@ func (o *logOverlay) view(c *Context) string { return renderLog(c, o) }
 // logWidth is the width of the log's lines: the screen's, up to a readable 120.
 func logWidth(c *Context) int { return max(20, min(120, c.Width-8)) }
 
-// logLines are the log's lines, newest message first, each wrapped at the
-// width under its time and mark, and how many show at once.
-func logLines(c *Context, l *messageLog) ([]string, int) {
-	s, ic := c.Styles, c.Styles.Icons
-	w := logWidth(c)
-	var lines []string
-	loc := c.Now().Location()
+// logHeadWidth is the width of a row's head: "15:04:05 ✓ ".
+const logHeadWidth = 11
+
+// rows are the log's rows, newest message first, each wrapped at w under
+// its time and mark; wrapped once per change of the log or the width, as
+// every key and frame of the view asks for them.
+func (l *messageLog) rows(w int) []logRow {
+	if c := &l.wrapped; c.rows != nil && c.version == l.version && c.width == w {
+		return c.rows
+	}
+	rows := []logRow{}
+	room := max(10, w-logHeadWidth)
 	for i := len(l.entries) - 1; i >= 0; i-- {
 		e := l.entries[i]
-		mark := s.Success.Render(ic.OK)
-		if !e.ok {
-			mark = s.Error.Render(ic.Fail)
-		}
-		head := s.Subtle.Render(e.at.In(loc).Format("15:04:05")) + " " + mark + " "
-		indent := strings.Repeat(" ", lipgloss.Width(head))
 		text := e.text
 		if e.repeats > 0 {
 			text += fmt.Sprintf(" (×%d)", e.repeats+1)
 		}
-		room := max(10, w-lipgloss.Width(head))
 		for j, part := range wrapWords(text, room) {
-			if j == 0 {
-				lines = append(lines, head+s.Text.Render(part))
-			} else {
-				lines = append(lines, indent+s.Text.Render(part))
-			}
+			rows = append(rows, logRow{entry: i, first: j == 0, text: part})
 		}
 	}
-	if len(lines) == 0 {
-		lines = []string{s.Subtle.Render("nothing yet: the results, errors and refusals of this session appear here")}
-	}
-	fixed := 4 // title, blank … blank, hint
-	return lines, max(1, min(len(lines), c.Height-4-fixed))
+	l.wrapped.version, l.wrapped.width, l.wrapped.rows = l.version, w, rows
+	return rows
 }
 
-// renderLog is the messages log, scrolled to where the keys took it.
+// logLines are the log's rows and how many show at once.
+func logLines(c *Context, l *messageLog) ([]logRow, int) {
+	rows := l.rows(logWidth(c))
+	fixed := 4 // title, blank … blank, hint
+	return rows, max(1, min(max(1, len(rows)), c.Height-4-fixed))
+}
+
+// renderRow styles a row of the log.
+func renderRow(c *Context, l *messageLog, r logRow) string {
+	s, ic := c.Styles, c.Styles.Icons
+	if !r.first {
+		return strings.Repeat(" ", logHeadWidth) + s.Text.Render(r.text)
+	}
+	e := l.entries[r.entry]
+	mark := s.Success.Render(ic.OK)
+	if !e.ok {
+		mark = s.Error.Render(ic.Fail)
+	}
+	head := s.Subtle.Render(e.at.In(c.Now().Location()).Format("15:04:05")) + " " + mark + " "
+	return fit(head, logHeadWidth, "") + s.Text.Render(r.text)
+}
+
+// renderLog is the messages log, scrolled to where the keys took it; only
+// the rows that show are styled.
 func renderLog(c *Context, o *logOverlay) string {
 	s, ic := c.Styles, c.Styles.Icons
 	w := logWidth(c)
-	lines, h := logLines(c, o.log)
-	n := len(lines)
+	rows, h := logLines(c, o.log)
+	n := len(rows)
 	title := s.DialogTitle.Render("Messages") + s.Subtle.Render(" · newest first, this session only")
 	d := c.Keys.Dialog
 	closes := firstKey(d.Close)
@@ -138,7 +168,14 @@ func renderLog(c *Context, o *logOverlay) string {
 			" · " + o.scroll.position(n, h)
 	}
 	out := []string{fit(title, w, ic.Ellipsis), ""}
-	out = append(out, o.scroll.window(lines, h)...)
+	if n == 0 {
+		out = append(out, s.Subtle.Render(fit("nothing yet: the results, errors and refusals of this session appear here", w, ic.Ellipsis)))
+	}
+	if from := o.scroll.from(n, h); n > 0 {
+		for _, r := range rows[from:min(n, from+h)] {
+			out = append(out, renderRow(c, o.log, r))
+		}
+	}
 	out = append(out, "", fit(s.Subtle.Render(hint), w, ic.Ellipsis))
 	return s.Dialog.Render(clip(strings.Join(out, "\n"), w, max(1, c.Height-4)))
 }
@@ -180,11 +217,12 @@ func cutResult(c *Context, rs string, most int, r *result) string {
 func wrapWords(text string, w int) []string {
 	var out []string
 	for _, para := range strings.Split(text, "\n") {
-		line, start := "", len(out)
+		line, lw, start := "", 0, len(out)
 		for _, word := range strings.Fields(para) {
-			for ansi.StringWidth(word) > w { // a word longer than a line: cut it
+			ww := ansi.StringWidth(word)
+			for ww > w { // a word longer than a line: cut it
 				if line != "" {
-					out, line = append(out, line), ""
+					out, line, lw = append(out, line), "", 0
 				}
 				head := ansi.Truncate(word, w, "")
 				if head == "" { // a wide character in a narrower line
@@ -192,15 +230,16 @@ func wrapWords(text string, w int) []string {
 					head = word[:n]
 				}
 				out, word = append(out, head), word[len(head):]
+				ww = ansi.StringWidth(word)
 			}
 			switch {
 			case word == "":
 			case line == "":
-				line = word
-			case ansi.StringWidth(line)+1+ansi.StringWidth(word) <= w:
-				line += " " + word
+				line, lw = word, ww
+			case lw+1+ww <= w:
+				line, lw = line+" "+word, lw+1+ww
 			default:
-				out, line = append(out, line), word
+				out, line, lw = append(out, line), word, ww
 			}
 		}
 		if line != "" || len(out) == start { // an empty line stays one
