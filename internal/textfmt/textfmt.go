@@ -26,6 +26,22 @@ func Percent(n, of int) int {
 	return (100*n + of/2) / of
 }
 
+// Share is n's share of of as the dashboard and relink report show it:
+// whole percent rounded half up ("42%"), except that a share above nothing
+// but below 1% reads "<1%" (never "0%" or "1%") and one above 99% but short
+// of everything reads ">99%" (never "100%"); "-" when of is 0.
+func Share(n, of int) string {
+	switch {
+	case of == 0:
+		return "-"
+	case n > 0 && 100*n < of:
+		return "<1%"
+	case n < of && 100*n > 99*of:
+		return ">99%"
+	}
+	return fmt.Sprintf("%d%%", Percent(n, of))
+}
+
 // Age is a short duration: "now", "42s", "12m", "5h" (under two days), "3d".
 func Age(d time.Duration) string {
 	switch {

@@ -21,6 +21,21 @@ func TestPercentRoundsHalfUpAndSurvivesNothing(t *testing.T) {
 	}
 }
 
+func TestShareNeverRoundsSomethingToNothingOrAllButOneToAll(t *testing.T) {
+	for _, c := range []struct {
+		n, of int
+		want  string
+	}{
+		{0, 0, "-"}, {0, 10, "0%"}, {1, 2, "50%"}, {2, 3, "67%"}, {10, 10, "100%"},
+		{1, 100, "1%"}, {1, 101, "<1%"}, {1, 150, "<1%"}, {1, 1000, "<1%"}, {3, 200, "2%"},
+		{99, 100, "99%"}, {149, 150, ">99%"}, {199, 200, ">99%"}, {999, 1000, ">99%"},
+	} {
+		if got := Share(c.n, c.of); got != c.want {
+			t.Errorf("Share(%d, %d) = %q, want %q", c.n, c.of, got, c.want)
+		}
+	}
+}
+
 func TestAgeSaysTheLargestWholeUnit(t *testing.T) {
 	for _, c := range []struct {
 		d    time.Duration
