@@ -146,10 +146,18 @@ func (s *Store) WarnedConnections(ctx context.Context, w string, fn func(Connect
 // channel: of the connections reminded in the period, how many clicked a
 // reconnect link afterwards and how many were repaired, and how long the
 // repair took (the first reminder to the first healthy signal).
+//
+// A LinkOnly row counts the repairs no reminder led to: the connections of
+// the category whose user clicked a reconnect link, or for whom an agent
+// copied or opened one (a link read out on a call), with no reminder sent
+// in the period before the repair. Its Clicked are those connections, its
+// Repaired those repaired after the first such use, and its RepairTimes
+// run from that use; Reminded is 0.
 type FunnelRow struct {
 	Category string
-	Channel  string // "" for a category no one was reminded about
-	Failing  int    // connections failing in this category during the period (any channel)
+	Channel  string // "" for a category no one was reminded about, and for the LinkOnly row
+	LinkOnly bool
+	Failing  int // connections failing in this category during the period (any channel)
 	Reminded int
 	Clicked  int
 	Repaired int
@@ -169,10 +177,26 @@ func (f FunnelRow) MedianRepair() time.Duration {
 	return (f.RepairTimes[n/2-1] + f.RepairTimes[n/2]) / 2
 }
 
+// linkUse is the history entries that say a reconnect link was used: a
+// click on a durable link (RecordClick), and an agent copying or opening a
+// link (backend.NoteLinkUse writes "direct link copied by dana").
+const linkUse = `(kind = 'click' OR (kind = 'link' AND (summary LIKE '% link copied by %' OR summary LIKE '% link opened by %')))`
+
+// repairedAfter is the first healthy signal of connection cid at or after
+// the time from, else the time it was last seen healthy when it still is.
+func repairedAfter(cid, from string) string {
+	return `COALESCE(
+		(SELECT MIN(observed_at) FROM events e WHERE e.connection_id = ` + cid + ` AND e.kind != 'reminder'
+			AND e.category = 'healthy' AND e.observed_at >= ` + from + `),
+		(SELECT c.updated_at FROM connections c WHERE c.id = ` + cid + ` AND c.failing = 0 AND c.warning = ''
+			AND c.category != 'unknown' AND c.updated_at >= ` + from + `))`
+}
+
 // Funnel computes the reconnect funnel since a time, per category and
-// channel, from the reminders, the history (clicks, healthy signals) and
-// the connections' current state. topics are the categories and warnings
-// that count as failing.
+// channel, from the reminders, the history (clicks, link uses, healthy
+// signals) and the connections' current state; then, per category, the
+// repairs after a link with no reminder (LinkOnly). topics are the
+// categories and warnings that count as failing.
 func (s *Store) Funnel(ctx context.Context, since time.Time, topics []string) ([]FunnelRow, error) {
 	if len(topics) == 0 {
 		return nil, errors.New("store: the funnel needs the failing categories")
@@ -205,28 +229,24 @@ func (s *Store) Funnel(ctx context.Context, since time.Time, topics []string) ([
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
+	type key struct{ cat, ch string }
+	byKey := map[key]*FunnelRow{}
 	rows, err = s.db.QueryContext(ctx, `WITH firsts AS (
 			SELECT category, channel, connection_id, MIN(sent_at) AS sent FROM reminders
 			WHERE status = 'sent' AND sent_at >= ? GROUP BY category, channel, connection_id)
 		SELECT f.category, f.channel, f.sent,
 			(SELECT MIN(observed_at) FROM events e WHERE e.connection_id = f.connection_id AND e.kind = 'click' AND e.observed_at >= f.sent),
-			COALESCE(
-				(SELECT MIN(observed_at) FROM events e WHERE e.connection_id = f.connection_id AND e.kind != 'reminder'
-					AND e.category = 'healthy' AND e.observed_at >= f.sent),
-				(SELECT c.updated_at FROM connections c WHERE c.id = f.connection_id AND c.failing = 0 AND c.warning = ''
-					AND c.category != 'unknown' AND c.updated_at >= f.sent))
+			`+repairedAfter("f.connection_id", "f.sent")+`
 		FROM firsts f`, msv(since))
 	if err != nil {
 		return nil, fmt.Errorf("store: reading the reconnect funnel: %w", err)
 	}
-	defer rows.Close()
-	type key struct{ cat, ch string }
-	byKey := map[key]*FunnelRow{}
 	for rows.Next() {
 		var k key
 		var sent int64
 		var clicked, repaired sql.NullInt64
 		if err := rows.Scan(&k.cat, &k.ch, &sent, &clicked, &repaired); err != nil {
+			rows.Close()
 			return nil, fmt.Errorf("store: reading the reconnect funnel: %w", err)
 		}
 		r := byKey[k]
@@ -243,7 +263,12 @@ func (s *Store) Funnel(ctx context.Context, since time.Time, topics []string) ([
 			r.RepairTimes = append(r.RepairTimes, time.Duration(repaired.Int64-sent)*time.Millisecond)
 		}
 	}
+	rows.Close()
 	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	linkOnly, err := s.linkOnlyFunnel(ctx, since, topics, failing)
+	if err != nil {
 		return nil, err
 	}
 	var out []FunnelRow
@@ -256,9 +281,64 @@ func (s *Store) Funnel(ctx context.Context, since time.Time, topics []string) ([
 				found = true
 			}
 		}
+		if r := linkOnly[t]; r != nil {
+			slices.Sort(r.RepairTimes)
+			out = append(out, *r)
+			found = true
+		}
 		if !found && failing[t] > 0 {
 			out = append(out, FunnelRow{Category: t, Failing: failing[t]})
 		}
 	}
 	return out, nil
+}
+
+// linkOnlyFunnel is the LinkOnly rows by category: the connections with a
+// link used in the period (the first use counts) and no reminder sent in
+// the period up to their repair (or at all, when not repaired). A
+// connection's category is the newest state its history records up to the
+// use, else what it is failing with now; one working then is left out.
+func (s *Store) linkOnlyFunnel(ctx context.Context, since time.Time, topics []string, failing map[string]int) (map[string]*FunnelRow, error) {
+	rows, err := s.db.QueryContext(ctx, `WITH uses AS (
+			SELECT connection_id AS cid, MIN(observed_at) AS used FROM events
+			WHERE observed_at >= ? AND connection_id IS NOT NULL AND `+linkUse+` GROUP BY connection_id),
+		fixed AS (SELECT u.cid, u.used, `+repairedAfter("u.cid", "u.used")+` AS repaired FROM uses u)
+		SELECT f.used, f.repaired, COALESCE(
+			(SELECT e.category FROM events e WHERE e.connection_id = f.cid AND e.kind != 'reminder' AND e.category != ''
+				AND e.observed_at <= f.used ORDER BY e.observed_at DESC, e.id DESC LIMIT 1),
+			(SELECT CASE WHEN c.failing = 1 THEN c.category ELSE c.warning END FROM connections c WHERE c.id = f.cid), '')
+		FROM fixed f
+		WHERE NOT EXISTS (SELECT 1 FROM reminders r WHERE r.connection_id = f.cid AND r.status = 'sent' AND r.sent_at >= ?
+			AND (f.repaired IS NULL OR r.sent_at <= f.repaired))`, msv(since), msv(since))
+	if err != nil {
+		return nil, fmt.Errorf("store: reading the repairs after a link: %w", err)
+	}
+	defer rows.Close()
+	wanted := map[string]bool{}
+	for _, t := range topics {
+		wanted[t] = true
+	}
+	out := map[string]*FunnelRow{}
+	for rows.Next() {
+		var used int64
+		var repaired sql.NullInt64
+		var cat string
+		if err := rows.Scan(&used, &repaired, &cat); err != nil {
+			return nil, fmt.Errorf("store: reading the repairs after a link: %w", err)
+		}
+		if !wanted[cat] {
+			continue // a link used on a working connection repairs nothing
+		}
+		r := out[cat]
+		if r == nil {
+			r = &FunnelRow{Category: cat, LinkOnly: true, Failing: failing[cat]}
+			out[cat] = r
+		}
+		r.Clicked++
+		if repaired.Valid {
+			r.Repaired++
+			r.RepairTimes = append(r.RepairTimes, time.Duration(repaired.Int64-used)*time.Millisecond)
+		}
+	}
+	return out, rows.Err()
 }
