@@ -63,23 +63,35 @@ func funnelLines(c *Context, o *funnelOverlay) ([]string, int, int) {
 		}
 		lines = append(lines, "")
 		lines = append(lines, para(s.Subtle, "Percentages are of the reminded; the median runs from the first reminder to the repair.", w)...)
+		if slices.ContainsFunc(o.rows, func(r store.FunnelRow) bool { return r.LinkOnly }) {
+			lines = append(lines, para(s.Subtle, "A link row counts what happened with no reminder: a reconnect link clicked, "+
+				"or copied or opened by an agent; its percentage is of those, its median from the first use.", w)...)
+		}
 	}
 	return lines, min(h, len(lines)), len(lines)
 }
 
-// channelTotals sums the funnel over the categories, per channel.
+// funnelLinkChannel is what the channel column says on a LinkOnly row.
+const funnelLinkChannel = "link"
+
+// channelTotals sums the funnel over the categories, per channel, with the
+// repairs after a link without a reminder last.
 func channelTotals(rows []store.FunnelRow) []store.FunnelRow {
 	var out []store.FunnelRow
 	at := map[string]int{}
 	for _, r := range rows {
-		if r.Channel == "" {
+		if r.Channel == "" && !r.LinkOnly {
 			continue
 		}
-		i, ok := at[r.Channel]
+		k := r.Channel
+		if r.LinkOnly {
+			k = funnelLinkChannel // no channel is called that: the key is the LinkOnly total's
+		}
+		i, ok := at[k]
 		if !ok {
 			i = len(out)
-			at[r.Channel] = i
-			out = append(out, store.FunnelRow{Channel: r.Channel})
+			at[k] = i
+			out = append(out, store.FunnelRow{Channel: r.Channel, LinkOnly: r.LinkOnly})
 		}
 		t := &out[i]
 		t.Reminded += r.Reminded
@@ -90,21 +102,37 @@ func channelTotals(rows []store.FunnelRow) []store.FunnelRow {
 	for i := range out {
 		slices.Sort(out[i].RepairTimes)
 	}
+	slices.SortStableFunc(out, func(a, b store.FunnelRow) int {
+		switch {
+		case a.LinkOnly == b.LinkOnly:
+			return 0
+		case a.LinkOnly:
+			return 1
+		}
+		return -1
+	})
 	return out
 }
 
 // funnelRow is one line of the table: category (styled, or blank),
 // channel, failing, reminded, clicked and repaired with their share of the
-// reminded, the median time to repair, and the bar.
+// reminded, the median time to repair, and the bar. A LinkOnly row says
+// "link" for its channel and "-" reminded; its clicked are the links used,
+// its repaired a share of those.
 func funnelRow(c *Context, catW, barW int, cat, failing string, r store.FunnelRow) string {
 	s, ic := c.Styles, c.Styles.Icons
 	channel, reminded, clicked, repaired, median := "-", fmt.Sprint(r.Reminded), "-", "-", "-"
-	if r.Channel != "" {
+	of := r.Reminded
+	switch {
+	case r.LinkOnly:
+		channel, reminded, clicked, of = funnelLinkChannel, "-", fmt.Sprint(r.Clicked), r.Clicked
+		repaired = shareText(r.Repaired, of)
+	case r.Channel != "":
 		channel = r.Channel
-		clicked, repaired = shareText(r.Clicked, r.Reminded), shareText(r.Repaired, r.Reminded)
-		if r.Repaired > 0 {
-			median = textfmt.Age(r.MedianRepair())
-		}
+		clicked, repaired = shareText(r.Clicked, of), shareText(r.Repaired, of)
+	}
+	if r.Repaired > 0 {
+		median = textfmt.Age(r.MedianRepair())
 	}
 	cells := []string{channel, failing, reminded, clicked, repaired, median}
 	var b strings.Builder
@@ -117,8 +145,8 @@ func funnelRow(c *Context, catW, barW int, cat, failing string, r store.FunnelRo
 			b.WriteString(s.Text.Render(right(cell, funnelFixed[i])))
 		}
 	}
-	if barW > 0 && r.Reminded > 0 {
-		n := (barW*r.Repaired + r.Reminded/2) / r.Reminded
+	if barW > 0 && of > 0 {
+		n := (barW*r.Repaired + of/2) / of
 		b.WriteString(" " + s.Chart.Render(strings.Repeat(ic.Bar, n)) + s.Subtle.Render(strings.Repeat("·", barW-n)))
 	}
 	return b.String()
@@ -143,12 +171,12 @@ func funnelHeader(c *Context, catW, barW int) string {
 	return c.Styles.TableHeader.Render(b.String())
 }
 
-// shareText is "6  50%": a count and its share of of.
+// shareText is "6  50%": a count and its share of of ("1  <1%", "99 >99%").
 func shareText(n, of int) string {
 	if of == 0 {
 		return "-"
 	}
-	return fmt.Sprintf("%d %3d%%", n, textfmt.Percent(n, of))
+	return fmt.Sprintf("%d %4s", n, textfmt.Share(n, of))
 }
 
 // right aligns s to the right of w cells.
