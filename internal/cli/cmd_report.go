@@ -23,8 +23,11 @@ func (a *app) reportCommand() *cobra.Command {
 		Long: `report shows, for each category (and warning), how many connections were
 failing in the period and, per channel, how many of them were reminded, clicked
 their reconnect link afterwards and were repaired, with the median time from
-the first reminder to the repair. It is how a support lead learns which
-message brings users back.`,
+the first reminder to the repair; then the repairs no reminder led to: a
+reconnect link clicked, or copied or opened by an agent (read out on a call),
+with no reminder sent. It is how a support lead learns which message brings
+users back. Shares are whole percent, "<1%" and ">99%" at the ends; --format
+json gives the exact counts.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "table" && format != "json" {
@@ -47,32 +50,7 @@ message brings users back.`,
 			if format == "json" {
 				return writeFunnelJSON(a.stdout, rows)
 			}
-			fmt.Fprintf(a.stdout, "Reconnect funnel since %s\n\n", from.Local().Format("2006-01-02 15:04"))
-			if len(rows) == 0 {
-				fmt.Fprintln(a.stdout, "No failing connections and no reminders in this period.")
-				return nil
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "CATEGORY\tFAILING\tCHANNEL\tREMINDED\tCLICKED\tREPAIRED\tMEDIAN TO REPAIR")
-			prev := ""
-			for _, r := range rows {
-				cat, failing := r.Category, fmt.Sprint(r.Failing)
-				if cat == prev {
-					cat, failing = "", ""
-				}
-				prev = r.Category
-				if r.Channel == "" {
-					fmt.Fprintf(tw, "%s\t%s\t-\t0\t-\t-\t-\n", cat, failing)
-					continue
-				}
-				median := "-"
-				if r.Repaired > 0 {
-					median = humanAge(r.MedianRepair())
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", cat, failing, r.Channel, r.Reminded,
-					share(r.Clicked, r.Reminded), share(r.Repaired, r.Reminded), median)
-			}
-			return tw.Flush()
+			return writeFunnelTable(a.stdout, from, rows)
 		},
 	}
 	since = 30 * 24 * time.Hour
@@ -82,11 +60,58 @@ message brings users back.`,
 	return cmd
 }
 
+// linkOnlyChannel is what the CHANNEL column says on a LinkOnly row.
+const linkOnlyChannel = "link, no reminder"
+
+// writeFunnelTable is report's table: a row per category and channel, the
+// LinkOnly row last in its category, and a note on it when one shows.
+func writeFunnelTable(w io.Writer, from time.Time, rows []store.FunnelRow) error {
+	fmt.Fprintf(w, "Reconnect funnel since %s\n\n", from.Local().Format("2006-01-02 15:04"))
+	if len(rows) == 0 {
+		fmt.Fprintln(w, "No failing connections and no reminders in this period.")
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CATEGORY\tFAILING\tCHANNEL\tREMINDED\tCLICKED\tREPAIRED\tMEDIAN TO REPAIR")
+	prev, linked := "", false
+	for _, r := range rows {
+		cat, failing := r.Category, fmt.Sprint(r.Failing)
+		if cat == prev {
+			cat, failing = "", ""
+		}
+		prev = r.Category
+		median := "-"
+		if r.Repaired > 0 {
+			median = humanAge(r.MedianRepair())
+		}
+		switch {
+		case r.LinkOnly:
+			linked = true
+			fmt.Fprintf(tw, "%s\t%s\t%s\t-\t%d\t%s\t%s\n", cat, failing, linkOnlyChannel, r.Clicked, share(r.Repaired, r.Clicked), median)
+		case r.Channel == "":
+			fmt.Fprintf(tw, "%s\t%s\t-\t0\t-\t-\t-\n", cat, failing)
+		default:
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", cat, failing, r.Channel, r.Reminded,
+				share(r.Clicked, r.Reminded), share(r.Repaired, r.Reminded), median)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if linked {
+		_, err := fmt.Fprintf(w, "\n%s: no reminder was sent; a reconnect link was clicked, or copied or opened by an agent.\n"+
+			"CLICKED counts those connections, REPAIRED is a share of them, the median runs from the first use.\n", linkOnlyChannel)
+		return err
+	}
+	return nil
+}
+
+// share is "6 (50%)", n and its share of of; "-" of nothing.
 func share(n, of int) string {
 	if of == 0 {
 		return "-"
 	}
-	return fmt.Sprintf("%d (%d%%)", n, textfmt.Percent(n, of))
+	return fmt.Sprintf("%d (%s)", n, textfmt.Share(n, of))
 }
 
 func writeFunnelJSON(w io.Writer, rows []store.FunnelRow) error {
@@ -98,10 +123,13 @@ func writeFunnelJSON(w io.Writer, rows []store.FunnelRow) error {
 		Clicked       int      `json:"clicked"`
 		Repaired      int      `json:"repaired"`
 		MedianRepairS *float64 `json:"median_repair_seconds"`
+		// LinkOnly: the repairs after a link with no reminder (channel null,
+		// reminded 0, clicked the connections whose link was used).
+		LinkOnly bool `json:"link_only"`
 	}
 	out := make([]row, 0, len(rows))
 	for _, r := range rows {
-		j := row{Category: r.Category, Channel: strOrNil(r.Channel), Failing: r.Failing, Reminded: r.Reminded,
+		j := row{Category: r.Category, Channel: strOrNil(r.Channel), LinkOnly: r.LinkOnly, Failing: r.Failing, Reminded: r.Reminded,
 			Clicked: r.Clicked, Repaired: r.Repaired}
 		if r.Repaired > 0 {
 			s := r.MedianRepair().Seconds()
