@@ -26,6 +26,7 @@ import (
 
 // Mail is one message a Mailbox received.
 type Mail struct {
+	Seq        int // its number: 1 for the first message the mailbox received
 	From       string
 	To         []string // envelope recipients
 	Subject    string
@@ -133,6 +134,21 @@ func (m *Mailbox) Messages() []Mail {
 	return out
 }
 
+// Message returns the kept message numbered seq (Mail.Seq).
+func (m *Mailbox) Message(seq int) (Mail, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	// Seqs are consecutive, the oldest kept first.
+	if len(m.mails) == 0 {
+		return Mail{}, false
+	}
+	i := seq - m.mails[0].Seq
+	if i < 0 || i >= len(m.mails) {
+		return Mail{}, false
+	}
+	return m.mails[i], true
+}
+
 // Count is how many messages arrived since the start (kept or not).
 func (m *Mailbox) Count() int {
 	m.mu.Lock()
@@ -175,11 +191,12 @@ func (m *Mailbox) Close() error {
 func (m *Mailbox) deliver(ml Mail) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.total++
+	ml.Seq = m.total
 	m.mails = append(m.mails, ml)
 	if len(m.mails) > m.opts.Keep {
 		m.mails = append(m.mails[:0:0], m.mails[len(m.mails)-m.opts.Keep:]...)
 	}
-	m.total++
 	close(m.notify)
 	m.notify = make(chan struct{})
 }
