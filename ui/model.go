@@ -21,6 +21,7 @@ type Context struct {
 	Keys          KeyMap
 	Now           func() time.Time
 	ReadOnly      bool
+	DemoMailbox   string // Options.DemoMailbox, for help
 }
 
 // group is one tab (a category with failing connections, all failing,
@@ -157,7 +158,10 @@ func New(opts Options) (*Model, error) {
 		after: tick, open: startBrowser,
 	}
 	m.ctx, m.cancel = context.WithCancel(opts.Context)
-	m.c = Context{Keys: keys, Now: opts.Now, ReadOnly: opts.ReadOnly}
+	m.c = Context{Keys: keys, Now: opts.Now, ReadOnly: opts.ReadOnly, DemoMailbox: opts.DemoMailbox}
+	if opts.DemoMailbox != "" {
+		m.result = &result{ok: true, text: "demo mailbox: " + opts.DemoMailbox} // the start's notice, until the next outcome
+	}
 	m.withholdByRole()
 	m.disableUnavailable()
 	m.filter = lineInput{prompt: "/ ", placeholder: "name, email, institution, id, code"}

@@ -93,6 +93,10 @@ type Options struct {
 	// that one is in. The sender must not block: a channel buffered to one
 	// and a send that skips when full coalesces a burst into one re-read.
 	Changed <-chan struct{}
+	// DemoMailbox is the address of the demo's mailbox page (the reminders
+	// it sent, their links clickable); "" outside the demo. The status line
+	// names it at start and help shows it.
+	DemoMailbox string
 
 	Now func() time.Time // the clock; time.Now when nil
 }

@@ -60,7 +60,19 @@ func helpLines(c *Context) ([]string, int) {
 	if c.ReadOnly {
 		fixed += 2
 	}
+	if n := len(mailboxHelp(c)); n > 0 {
+		fixed += 1 + n
+	}
 	return lines, max(1, min(len(lines), c.Height-4-fixed))
+}
+
+// mailboxHelp is help's note on the demo's mailbox page, wrapped; none
+// outside the demo.
+func mailboxHelp(c *Context) []string {
+	if c.DemoMailbox == "" {
+		return nil
+	}
+	return para(c.Styles.Text, "The demo's reminders arrive in a local mailbox; open a message in a browser, click its link and watch the row heal: "+c.DemoMailbox, c.Width-8)
 }
 
 // renderHelp is the full help from its top.
@@ -86,6 +98,9 @@ func renderHelpAt(c *Context, sc scroller) string {
 	body := title + "\n\n" + strings.Join(sc.window(lines, h), "\n")
 	if c.ReadOnly {
 		body += "\n\n" + s.Warning.Render("read-only: sending reminders, minting and revoking links are off")
+	}
+	if l := mailboxHelp(c); len(l) > 0 {
+		body += "\n\n" + strings.Join(l, "\n")
 	}
 	closes := firstKey(c.Keys.Dialog.Close)
 	if k := firstKey(c.Keys.Help); k != "" {
