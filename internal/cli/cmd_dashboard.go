@@ -83,6 +83,7 @@ func (a *app) dashboard(ctx context.Context, f dashboardFlags) error {
 	opts := ui.Options{Store: st, Keys: keyOverrides(cfg), Theme: cfg.UI.Theme, ThemeDir: cfg.UI.ThemeDir,
 		ReadOnly: f.readOnly, SyncInterval: cfg.UI.SyncInterval.Duration, Providers: providers, Operator: operatorOr(cfg)}
 	opts.ConfigFile, opts.ConfigFound = a.configLookedFor(cfg)
+	opts.DemoMailbox = e.mailbox
 	if len(d.Providers) > 0 {
 		opts.Actions = rem
 	}

@@ -92,6 +92,7 @@ type env struct {
 	st      *store.Store
 	backend *backend.Backend
 	close   func() error
+	mailbox string // the demo's mailbox page (openDemo); "" otherwise
 }
 
 func (e *env) Close() error { return e.close() }
@@ -126,7 +127,8 @@ func (a *app) open(ctx context.Context) (*env, error) {
 // openDemo builds the demo world (emulators, a throwaway cache, a first
 // sync) with its in-process relink serve, and its reminders sent by email
 // to a local mailbox on loopback: a real SMTP conversation that never
-// leaves the machine.
+// leaves the machine. The mailbox has a web page on loopback (env.mailbox)
+// where the newcomer reads what was sent and clicks its links.
 func (a *app) openDemo(ctx context.Context, cfg config.Config, connections int) (*env, *backend.Reminders, error) {
 	d, err := demo.Start(ctx, demo.Options{Connections: connections, Operator: operatorOr(cfg), Handler: demoServer})
 	if err != nil {
@@ -139,6 +141,13 @@ func (a *app) openDemo(ctx context.Context, cfg config.Config, connections int) 
 		return nil, nil, fmt.Errorf("demo: starting the local mailbox: %w", err)
 	}
 	d.OnClose(box.Close)
+	page, err := box.ServePage("")
+	if err != nil {
+		e.Close()
+		return nil, nil, fmt.Errorf("demo: serving the local mailbox's page: %w", err)
+	}
+	d.OnClose(page.Close)
+	e.mailbox = page.URL()
 	rc := config.Reminders{Cooldown: config.Duration{Duration: 24 * time.Hour},
 		Email: box.EmailConfig("Demo Support <support@demo.invalid>")}
 	rem, err := newReminders(d.Backend, rc, "")
