@@ -71,8 +71,9 @@ type Env struct {
 // and before the cache is closed (the emulators register theirs here too).
 func (e *Env) OnClose(f func() error) { e.closers = append(e.closers, f) }
 
-// Start builds the demo: emulators, seed data, registry import, history and
-// a first sync through the real clients.
+// Start builds the demo: emulators, seed data, registry import, history (a
+// month of reminders, clicks and repairs among it: funnel.go) and a first
+// sync through the real clients.
 func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	if opts.Connections <= 0 {
 		opts.Connections = 3000
@@ -110,7 +111,8 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if e.Store, err = store.Open(ctx, filepath.Join(e.dir, "demo.db"), store.Options{Sealer: key, Now: opts.Now}); err != nil {
+	clk := &seedClock{now: opts.Now}
+	if e.Store, err = store.Open(ctx, filepath.Join(e.dir, "demo.db"), store.Options{Sealer: key, Now: clk.Now}); err != nil {
 		return nil, err
 	}
 	if err := e.connectClients(); err != nil {
@@ -135,6 +137,9 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 
 	data := sandbox.DemoData(opts.Seed, opts.Connections, opts.Now())
 	if err := e.seed(ctx, data); err != nil {
+		return nil, err
+	}
+	if err := e.seedFunnel(ctx, data, clk, opts.Seed, opts.Now()); err != nil {
 		return nil, err
 	}
 	e.Reports, err = e.Backend.Sync(ctx, nil, nil)
