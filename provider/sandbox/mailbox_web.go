@@ -102,8 +102,20 @@ type mailView struct {
 	Mail
 	At    string
 	Body  []bodyPart // the text part, with its links
-	Links []string   // every link of the message, the text's and the HTML part's
-	Prev  int        // the number of the message before, or 0
+	Links []mailLink // every link of the message, the text's and the HTML part's
+}
+
+// mailLink is a link of a message as its button shows it.
+type mailLink struct{ URL, Label string }
+
+// linkLabel is a link's button text: its host and the start of its path
+// ("127.0.0.1:8080/r/eyJpIjoid1…"); a durable link's ticket is long.
+func linkLabel(u string) string {
+	s := strings.TrimPrefix(strings.TrimPrefix(u, "https://"), "http://")
+	if r := []rune(s); len(r) > 40 {
+		return string(r[:40]) + "…"
+	}
+	return s
 }
 
 // bodyPart is a run of a message's text: a link when URL is set.
@@ -122,14 +134,19 @@ func (p *MailboxPage) message(w http.ResponseWriter, r *http.Request) {
 		text = ml.HTML // shown as its source, escaped: this page never renders a message's HTML
 	}
 	v := mailView{Mail: ml, At: ml.ReceivedAt.Format("2006-01-02 15:04:05"), Body: linkify(text)}
+	add := func(u string) {
+		if !slices.ContainsFunc(v.Links, func(l mailLink) bool { return l.URL == u }) {
+			v.Links = append(v.Links, mailLink{URL: u, Label: linkLabel(u)})
+		}
+	}
 	for _, part := range v.Body {
-		if part.URL != "" && !slices.Contains(v.Links, part.URL) {
-			v.Links = append(v.Links, part.URL)
+		if part.URL != "" {
+			add(part.URL)
 		}
 	}
 	for _, m := range hrefRE.FindAllStringSubmatch(ml.HTML, -1) {
-		if u := template.HTMLEscapeString(m[1]); u == m[1] && !slices.Contains(v.Links, u) {
-			v.Links = append(v.Links, u) // an href with an entity in it is left out, not guessed at
+		if template.HTMLEscapeString(m[1]) == m[1] {
+			add(m[1]) // an href with an entity in it is left out, not guessed at
 		}
 	}
 	render(w, mailboxMessage, v)
@@ -179,7 +196,7 @@ var (
 	mailboxList = template.Must(template.New("list").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="5"><title>Demo mailbox</title>` + mailboxStyle + `</head>
 <body><h1>Demo mailbox</h1>
-<p class="meta">What the demo's reminders sent by email (SMTP on {{.Addr}}), newest first; the page reloads every 5 seconds.
+<p class="meta">The reminders the demo sent by email (to its SMTP server on {{.Addr}}), newest first; the page reloads every 5 seconds.
 Open a message and click its reconnect link to repair the connection, then watch it heal in the dashboard.</p>
 {{if .Rows}}<table><thead><tr><th>To</th><th>Subject</th><th>Received</th></tr></thead><tbody>
 {{range .Rows}}<tr><td>{{.To}}</td><td><a href="/m/{{.Seq}}">{{.Subject}}</a></td><td class="at">{{.At}}</td></tr>
@@ -192,7 +209,7 @@ Open a message and click its reconnect link to repair the connection, then watch
 <body><p><a href="/">← all messages</a></p>
 <h1>{{.Subject}}</h1>
 <p class="meta">From {{.From}} · to {{range $i, $t := .To}}{{if $i}}, {{end}}{{$t}}{{end}} · {{.At}}</p>
-{{if .Links}}<p>{{range .Links}}<a class="button" href="{{.}}">Open {{.}}</a><br>{{end}}</p>{{end}}
+{{if .Links}}<p>{{range .Links}}<a class="button" href="{{.URL}}">Open {{.Label}}</a><br>{{end}}</p>{{end}}
 <pre>{{range .Body}}{{if .URL}}<a href="{{.URL}}">{{.Text}}</a>{{else}}{{.Text}}{{end}}{{end}}</pre>
 </body></html>`))
 

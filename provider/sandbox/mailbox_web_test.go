@@ -84,7 +84,7 @@ func TestMailboxPageListsNewestFirstAndOpensAMessageWithItsLinks(t *testing.T) {
 	}
 	for _, want := range []string{"From support@demo.invalid · to ana@example.com",
 		`Reconnect: <a href="http://127.0.0.1:9/r/TICKET-ONE">http://127.0.0.1:9/r/TICKET-ONE</a>.`, // the full stop is not the link's
-		`<a class="button" href="http://127.0.0.1:9/r/TICKET-ONE">`} {
+		`<a class="button" href="http://127.0.0.1:9/r/TICKET-ONE">Open 127.0.0.1:9/r/TICKET-ONE</a>`} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("the message page lacks %s:\n%s", want, msg)
 		}
