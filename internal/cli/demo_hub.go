@@ -73,7 +73,8 @@ func (a *app) demoHub(ctx context.Context, cfg config.Config, f dashboardFlags) 
 	fmt.Fprintf(a.stdout, "relink demo: the dashboard is served over SSH on %s (host key %s), to one person, demo (lead).\nOpen it from another terminal with:\n\n", ln.Addr(), hub.Fingerprint())
 	fmt.Fprintf(a.stdout, "  ssh -p %s -i %s -o IdentitiesOnly=yes -o UserKnownHostsFile=%s %s\n\n",
 		port, shellQuote(keyFile), shellQuote(knownHosts), host)
-	fmt.Fprintf(a.stdout, "The reminders it sends arrive in a local mailbox; read them and click their links at:\n\n  %s\n\nCtrl+C stops the demo.\n", e.mailbox)
+	fmt.Fprintf(a.stdout, "The reminders it sends arrive in a local mailbox; read them and click their links at:\n\n  %s\n\n", e.mailbox)
+	fmt.Fprintf(a.stdout, "Its reconnect funnel, from another terminal:\n\n  RELINK_DB=%s relink report\n\nCtrl+C stops the demo.\n", shellQuote(e.st.Path()))
 	return hub.Serve(ctx, ln)
 }
 
