@@ -2,12 +2,16 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/relink/relink/backend"
+	"github.com/relink/relink/health"
 	"github.com/relink/relink/store"
 )
 
@@ -63,5 +67,44 @@ func TestReportJSONKeepsExactCountsAndMarksTheLinkRow(t *testing.T) {
 	if link["channel"] != nil || link["link_only"] != true || link["reminded"] != 0.0 || link["clicked"] != 3.0 ||
 		link["repaired"] != 2.0 || link["median_repair_seconds"] != 7200.0 {
 		t.Errorf("link row %v", link)
+	}
+}
+
+// TestReportCountsALinkAnAgentCopied: the funnel recognises the history
+// line the dashboard's copy writes (backend.NoteLinkUse): a connection
+// whose link an agent copied, repaired after, with no reminder, is a repair
+// after a link in relink report.
+func TestReportCountsALinkAnAgentCopied(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "r.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Now()
+	signal := func(cat health.Category, at time.Time) store.Observation {
+		return store.Observation{Provider: "belvo", ProviderID: "link-1", Kind: "poll", Register: true, ReceivedAt: at,
+			Signal: health.Signal{Effect: health.SetPrimary, Category: cat, Source: health.SourcePoll, ObservedAt: at}}
+	}
+	if _, err := st.Apply(ctx, []store.Observation{signal(health.LoginRequired, now.Add(-time.Hour))}); err != nil {
+		t.Fatal(err)
+	}
+	b := &backend.Backend{Store: st, Operator: "dana"}
+	if err := b.NoteLinkUse(ctx, "belvo:link-1", store.LinkDirect, backend.LinkCopied); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Apply(ctx, []store.Observation{signal(health.Healthy, now.Add(time.Minute))}); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := st.Funnel(ctx, now.Add(-24*time.Hour), health.Topics())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b2 bytes.Buffer
+	if err := writeFunnelTable(&b2, now.Add(-24*time.Hour), rows); err != nil {
+		t.Fatal(err)
+	}
+	if row := regexp.MustCompile(`(?m)^login_required\s+1\s+link, no reminder\s+-\s+1\s+1 \(100%\)`); !row.MatchString(b2.String()) {
+		t.Fatalf("no line like %s in:\n%s", row, b2.String())
 	}
 }
