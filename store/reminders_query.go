@@ -293,23 +293,28 @@ func (s *Store) Funnel(ctx context.Context, since time.Time, topics []string) ([
 	return out, nil
 }
 
-// linkOnlyFunnel is the LinkOnly rows by category: the connections with a
-// link used in the period (the first use counts) and no reminder sent in
-// the period up to their repair (or at all, when not repaired). A
-// connection's category is the newest state its history records up to the
-// use, else what it is failing with now; one working then is left out.
-func (s *Store) linkOnlyFunnel(ctx context.Context, since time.Time, topics []string, failing map[string]int) (map[string]*FunnelRow, error) {
-	rows, err := s.db.QueryContext(ctx, `WITH uses AS (
-			SELECT connection_id AS cid, MIN(observed_at) AS used FROM events
-			WHERE observed_at >= ? AND connection_id IS NOT NULL AND `+linkUse+` GROUP BY connection_id),
-		fixed AS (SELECT u.cid, u.used, `+repairedAfter("u.cid", "u.used")+` AS repaired FROM uses u)
+// linkOnlyQuery reads, per connection with a link used since ?, the first
+// use, its repair and its category, unless a reminder was sent since ? and
+// before the repair.
+var linkOnlyQuery = `WITH uses AS (
+			SELECT connection_id AS cid, MIN(observed_at) AS used FROM events NOT INDEXED -- one pass over the table
+			WHERE observed_at >= ? AND connection_id IS NOT NULL AND ` + linkUse + ` GROUP BY connection_id),
+		fixed AS MATERIALIZED (SELECT u.cid, u.used, ` + repairedAfter("u.cid", "u.used") + ` AS repaired FROM uses u)
 		SELECT f.used, f.repaired, COALESCE(
 			(SELECT e.category FROM events e WHERE e.connection_id = f.cid AND e.kind != 'reminder' AND e.category != ''
 				AND e.observed_at <= f.used ORDER BY e.observed_at DESC, e.id DESC LIMIT 1),
 			(SELECT CASE WHEN c.failing = 1 THEN c.category ELSE c.warning END FROM connections c WHERE c.id = f.cid), '')
 		FROM fixed f
 		WHERE NOT EXISTS (SELECT 1 FROM reminders r WHERE r.connection_id = f.cid AND r.status = 'sent' AND r.sent_at >= ?
-			AND (f.repaired IS NULL OR r.sent_at <= f.repaired))`, msv(since), msv(since))
+			AND (f.repaired IS NULL OR r.sent_at <= f.repaired))`
+
+// linkOnlyFunnel is the LinkOnly rows by category: the connections with a
+// link used in the period (the first use counts) and no reminder sent in
+// the period up to their repair (or at all, when not repaired). A
+// connection's category is the newest state its history records up to the
+// use, else what it is failing with now; one working then is left out.
+func (s *Store) linkOnlyFunnel(ctx context.Context, since time.Time, topics []string, failing map[string]int) (map[string]*FunnelRow, error) {
+	rows, err := s.db.QueryContext(ctx, linkOnlyQuery, msv(since), msv(since))
 	if err != nil {
 		return nil, fmt.Errorf("store: reading the repairs after a link: %w", err)
 	}
