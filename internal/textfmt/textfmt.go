@@ -1,5 +1,6 @@
 // Package textfmt holds the small wordings the command line and the
-// dashboard share, so both say "3 users", "12m ago" and "50%" alike.
+// dashboard share, so both say "3 users", "12m ago" and "50%" alike, and
+// cut text alike: every cut ends with an ellipsis (Truncate).
 package textfmt
 
 import (
@@ -8,6 +9,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/charmbracelet/x/ansi"
 )
 
 // Plural is "1 user", "12 users".
@@ -123,3 +126,24 @@ func SafeLines(s string) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// Ellipsis ends every cut.
+const Ellipsis = "…"
+
+// Truncate cuts s to at most w terminal cells, the cut ending with tail
+// (Ellipsis, or the ASCII mode's "~"), so that cut text never reads as
+// whole. Widths are in cells: a wide rune or an emoji counts two and is
+// never split; styles (ANSI sequences) in s are kept and take no room. A
+// string that fits is returned as it is.
+func Truncate(s string, w int, tail string) string {
+	if w <= 0 {
+		return ""
+	}
+	if ansi.StringWidth(s) <= w {
+		return s
+	}
+	return ansi.Truncate(s, w, tail)
+}
+
+// Width is the cells s takes on a terminal, its styles left out.
+func Width(s string) int { return ansi.StringWidth(s) }

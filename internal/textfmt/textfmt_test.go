@@ -79,3 +79,31 @@ func TestSafeLinesKeepsTheLines(t *testing.T) {
 		t.Errorf("SafeLines = %q", got)
 	}
 }
+
+// TestTruncateEndsEveryCutWithTheEllipsis: text that does not fit is cut
+// to the width in cells and ends with the tail; a wide rune is not split,
+// styles take no room, and text that fits is left alone.
+func TestTruncateEndsEveryCutWithTheEllipsis(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		w    int
+		want string
+	}{
+		{"First Platypus Bank", 19, "First Platypus Bank"},
+		{"First Platypus Bank", 12, "First Platy…"},
+		{"São Paulo", 4, "São…"},
+		{"銀行の支店", 5, "銀行…"}, // 2+2+1: the third wide rune would not fit with the tail
+		{"ok 👍 then", 4, "ok …"},
+		{"\x1b[1mbold text\x1b[m", 6, "\x1b[1mbold …\x1b[m"},
+		{"anything", 1, "…"},
+		{"anything", 0, ""},
+	} {
+		got := Truncate(c.in, c.w, Ellipsis)
+		if got != c.want {
+			t.Errorf("Truncate(%q, %d) = %q, want %q", c.in, c.w, got, c.want)
+		}
+		if Width(got) > c.w {
+			t.Errorf("Truncate(%q, %d) = %q takes %d cells", c.in, c.w, got, Width(got))
+		}
+	}
+}
