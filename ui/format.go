@@ -80,33 +80,40 @@ func displayName(c store.Connection) string {
 	return c.Ref()
 }
 
-// fit cuts s (which may hold styles) to w cells, with an ellipsis, and pads
-// it with spaces to exactly w.
-func fit(s string, w int, ellipsis string) string {
+// fit cuts s (which may hold styles) to w cells, the cut ending with tail
+// (the icons' ellipsis; the ellipsis when tail is ""), and pads it with
+// spaces to exactly w. Every cut on screen goes through it, or through
+// textfmt.Truncate, which it uses: no cut text reads as whole.
+func fit(s string, w int, tail string) string {
 	if w <= 0 {
 		return ""
 	}
-	if ansi.StringWidth(s) > w {
-		s = ansi.Truncate(s, w, ellipsis)
+	if tail == "" {
+		tail = textfmt.Ellipsis
 	}
+	s = textfmt.Truncate(s, w, tail)
 	return s + strings.Repeat(" ", max(0, w-ansi.StringWidth(s)))
 }
 
-// clip cuts every line of s to w cells and keeps at most h lines.
+// clip cuts every line of s to w cells, with the ellipsis, and keeps at
+// most h lines, the last of them ending with the ellipsis when more were
+// left out.
 func clip(s string, w, h int) string {
 	lines := strings.Split(s, "\n")
-	if len(lines) > h {
-		lines = lines[:h]
+	more := len(lines) > h
+	if more {
+		lines = lines[:max(0, h)]
 	}
 	for i, l := range lines {
-		if ansi.StringWidth(l) > w {
-			lines[i] = ansi.Truncate(l, w, "")
-		}
+		lines[i] = textfmt.Truncate(l, w, textfmt.Ellipsis)
+	}
+	if n := len(lines); more && n > 0 && !strings.HasSuffix(ansi.Strip(lines[n-1]), textfmt.Ellipsis) {
+		lines[n-1] = textfmt.Truncate(strings.TrimRight(lines[n-1], " ")+textfmt.Ellipsis, w, textfmt.Ellipsis)
 	}
 	return strings.Join(lines, "\n")
 }
 
-// box pads or cuts s to exactly w×h cells.
+// box pads or cuts s to exactly w×h cells, a cut line ending with the ellipsis.
 func box(s string, w, h int) string {
 	lines := strings.Split(s, "\n")
 	if len(lines) > h {

@@ -5,6 +5,10 @@ const (
 	minWidth  = 80
 	minHeight = 24
 	wideAt    = 120 // from this width the pane sits beside the table
+	paneLeast = 40  // the side pane's width at 120 columns, and its least
+	// the open connection's least: its lines readable, and at 120 columns
+	// the table keeps every column it had
+	detailLeast = 46
 )
 
 // layout is where everything goes on a w×h screen. Rows from the top: the
@@ -25,9 +29,12 @@ type layout struct {
 }
 
 // computeLayout places the table and the pane. When wide, the pane (the open
-// connection, or the group's insights) is always on the right, and half the
-// width when it shows a QR code; when narrow the open connection takes the
-// lower half, and otherwise a short insights strip sits under the table.
+// connection, or the group's insights) is on the right, and the table has
+// first call on the width: the pane takes what is left once every column
+// and the user and institution at their natural width are in, between its
+// least and its most. Opening a connection takes a few cells more, from
+// the columns' last growth; a QR code takes half the width. When narrow the open connection takes the lower half,
+// and otherwise a short insights strip sits under the table.
 func computeLayout(w, h int, detailOpen, qr bool) layout {
 	l := layout{w: w, h: h}
 	if w < minWidth || h < minHeight {
@@ -35,9 +42,10 @@ func computeLayout(w, h int, detailOpen, qr bool) layout {
 		return l
 	}
 	l.mainH = h - 4
+	left := w - 1 - naturalTableWidth() // for the pane, the table natural
 	switch {
 	case w >= wideAt && detailOpen:
-		l.paneW = min(max(w*2/5, 44), 80)
+		l.paneW = min(max(left, detailLeast), 80)
 		if qr { // room for the code of a durable link (~180 characters: 53 cells)
 			l.paneW = min(max(w/2, l.paneW), 80)
 		}
@@ -45,7 +53,7 @@ func computeLayout(w, h int, detailOpen, qr bool) layout {
 		l.paneH = l.mainH
 		l.tableH = l.mainH
 	case w >= wideAt:
-		l.paneW = min(max(w/3, 40), 64)
+		l.paneW = min(max(left, paneLeast), 64)
 		l.tableW = w - l.paneW - 1
 		l.paneH = l.mainH
 		l.tableH = l.mainH

@@ -149,7 +149,7 @@ func TestCopyLinkSaysForWhomAndForHowLongAndRecordsIt(t *testing.T) {
 	// neither the history nor the audit log holds the URL.
 	h.press("enter")
 	screen := h.screen()
-	mustContain(t, screen, "direct link copied by dana", "direct link minted by dana", "30m left")
+	mustContain(t, strings.Join(strings.Fields(paneText(screen)), " "), "direct link copied by dana", "direct link minted by dana", "30m left")
 	if !strings.Contains(strings.ReplaceAll(paneText(screen), "\n", ""), url) {
 		t.Fatalf("the pane does not show %s:\n%s", url, screen)
 	}

@@ -181,7 +181,7 @@ func TestDetailPane(t *testing.T) {
 		t.Fatalf("enter: open %v, history for %d", h.m.detailOpen, h.m.historyFor)
 	}
 	c, _ := h.m.selected()
-	mustContain(t, h.screen(), "Connection "+c.Ref(), "Login required (login_required)",
+	mustContain(t, strings.Join(strings.Fields(h.paneText()), " "), "Connection "+c.Ref(), "Login required (login_required)",
 		"ITEM_LOGIN_REQUIRED ·", "user_changed_password", "The login details of this account", "History", "→ login_required")
 	h.press("j")
 	next, _ := h.m.selected()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/relink/relink/backend"
 	"github.com/relink/relink/health"
+	"github.com/relink/relink/internal/institution"
 	"github.com/relink/relink/internal/textfmt"
 	"github.com/relink/relink/store"
 	"github.com/relink/relink/themes"
@@ -114,7 +115,7 @@ func (m *Model) storedLink(conn store.Connection, ok func(store.Link) bool) (bac
 // pane draws body in a bordered box of exactly w×h with title in its top border.
 func pane(c *Context, title, body string, w, h int) string {
 	s, b := c.Styles, c.Styles.Icons.Border
-	t := " " + ansi.Truncate(title, max(0, w-6), c.Styles.Icons.Ellipsis) + " "
+	t := " " + textfmt.Truncate(title, max(0, w-6), c.Styles.Icons.Ellipsis) + " "
 	top := s.Rule.Render(b.TopLeft+b.Top) + s.PaneTitle.Render(t) +
 		s.Rule.Render(strings.Repeat(b.Top, max(0, w-3-lipgloss.Width(t)))+b.TopRight)
 	rest := s.Pane.BorderTop(false).Padding(0, 1).Render(box(body, max(0, w-4), max(0, h-2)))
@@ -128,8 +129,12 @@ type fields struct {
 	lines []string
 }
 
+// labelW is the label column: nine cells and a space, so that a label,
+// cut if it must be, never runs into its value.
+const labelW = 10
+
 func (f *fields) line(label, value string) {
-	f.lines = append(f.lines, f.s.Label.Render(fit(label, 10, ""))+value)
+	f.lines = append(f.lines, f.s.Label.Render(fit(label, labelW-1, f.s.Icons.Ellipsis)+" ")+value)
 }
 
 // parts puts styled pieces after the label, moving a piece that does not
@@ -154,21 +159,86 @@ func (f *fields) parts(label string, parts ...string) {
 	}
 }
 
-// text wraps plain text under its label, at most n lines; hard cuts words
-// too long for a line (URLs).
+// text wraps plain text under its label, at most n lines, the last ending
+// with the ellipsis when there is more; hard cuts words too long for a
+// line (URLs).
 func (f *fields) text(label string, st lipgloss.Style, text string, n int, hard bool) {
-	wrapped := ansi.Wordwrap(text, max(1, f.w-10), " ")
-	if hard {
-		wrapped = ansi.Hardwrap(text, max(1, f.w-10), false)
-	}
-	for i, l := range strings.Split(wrapped, "\n") {
-		if i == n {
-			break
-		}
+	for i, l := range wrapLines(text, max(1, f.w-labelW), n, hard) {
 		if i > 0 {
 			label = ""
 		}
 		f.line(label, st.Render(l))
+	}
+}
+
+// wrapLines wraps text at w cells into at most n lines; when more would
+// follow, the last one ends with the ellipsis. Words too long for a line
+// are cut into pieces when hard, else end their line with the ellipsis.
+func wrapLines(text string, w, n int, hard bool) []string {
+	var lines []string
+	if hard {
+		lines = strings.Split(ansi.Hardwrap(text, w, false), "\n")
+	} else {
+		lines = wordLines(text, w)
+	}
+	for i, l := range lines {
+		lines[i] = textfmt.Truncate(l, w, textfmt.Ellipsis)
+	}
+	if n > 0 && len(lines) > n { // more follows: the last line says so
+		lines = lines[:n]
+		last := strings.TrimRight(lines[n-1], " ")
+		if !strings.HasSuffix(last, textfmt.Ellipsis) {
+			last = textfmt.Truncate(last+textfmt.Ellipsis, w, textfmt.Ellipsis)
+		}
+		lines[n-1] = last
+	}
+	return lines
+}
+
+// wordLines wraps plain text at w cells between words only (a date such
+// as 2026-05-14T12:29 stays whole), a word longer than a line cut into
+// pieces.
+func wordLines(text string, w int) []string {
+	var lines []string
+	cur := ""
+	for _, word := range strings.Fields(text) {
+		switch {
+		case cur == "":
+		case textfmt.Width(cur)+1+textfmt.Width(word) <= w:
+			cur += " " + word
+			continue
+		default:
+			lines = append(lines, cur)
+		}
+		cur = word
+		if textfmt.Width(word) > w {
+			pieces := strings.Split(ansi.Hardwrap(word, w, false), "\n")
+			lines = append(lines, pieces[:len(pieces)-1]...)
+			cur = pieces[len(pieces)-1]
+		}
+	}
+	return append(lines, cur)
+}
+
+// flow puts pieces on lines of the pane's full width, joined by sep, a
+// piece that does not fit going to the next line, and one wider than a
+// line cut with the ellipsis.
+func (f *fields) flow(sep string, pieces ...string) {
+	cur := ""
+	for _, p := range pieces {
+		p = textfmt.Truncate(p, f.w, textfmt.Ellipsis)
+		switch {
+		case cur == "":
+			cur = p
+		case lipgloss.Width(cur+sep+p) <= f.w:
+			cur += sep + p
+		default:
+			f.lines = append(f.lines, cur)
+			cur = p
+		}
+	}
+	if cur != "" {
+		f.lines = append(f.lines, cur)
 	}
 }
 
@@ -192,10 +262,9 @@ func renderDetail(c *Context, d detailData, w, h int) string {
 	if d.showQR {
 		return renderQRDetail(c, d, f, w, h)
 	}
-	f.lines = append(f.lines,
-		s.Bold.Render(displayName(conn))+s.Subtle.Render(nonEmpty(" · ", conn.UserRef)),
-		s.Text.Render(strings.Join(nonBlank(conn.Email, conn.Phone), " · ")),
-		s.Subtle.Render(conn.Ref()+nonEmpty(" · ", conn.Institution)))
+	f.flow(s.Subtle.Render(" · "), append(styled(s.Bold, displayName(conn)), styled(s.Subtle, conn.UserRef)...)...)
+	f.flow(s.Text.Render(" · "), styled(s.Text, conn.Email, conn.Phone)...)
+	f.who(conn)
 	if d.left != "" {
 		note, st := s.Icons.OK+" repaired: no longer in "+d.left, s.Success
 		if hl.Category.Failing() {
@@ -232,12 +301,23 @@ func renderDetail(c *Context, d detailData, w, h int) string {
 	}
 	f.line("reminded", s.Text.Render(agoText(conn.LastRemindedAt, now)))
 	if why := noRemindWhy(conn); why != "" {
-		f.text("", s.Warning, s.Icons.Fail+" no reminder: "+why, 3, false)
+		f.text("", s.Warning, s.Icons.Fail+" no reminder: "+why, 5, false)
 	}
 	f.link(d.link, now)
 	f.spentLink(d.spent, now, helpOf(c.Keys.CopyLink))
 	f.history(d, now)
 	return pane(c, fmt.Sprintf("Connection %s", conn.Ref()), clip(strings.Join(f.lines, "\n"), f.w, h-2), w, h)
+}
+
+// who is the connection's id and its institution, by name: an EHR's
+// instance as the EHR and the organisation, its domain on a line of its
+// own, labelled, to tell it by when the name cannot.
+func (f *fields) who(conn store.Connection) {
+	s, name := f.s, institution.Name(conn.Provider, conn.Institution)
+	f.flow(s.Subtle.Render(" · "), styled(s.Subtle, conn.Ref(), name)...)
+	if name != conn.Institution && conn.Institution != "" {
+		f.text("domain", s.Subtle, conn.Institution, 2, true)
+	}
 }
 
 // link shows a link: its kind and time left, then the whole URL at the
@@ -278,9 +358,8 @@ func hyperlinkID(url string) string {
 // drawn (a cut code does not scan): a line says to widen the terminal.
 func renderQRDetail(c *Context, d detailData, f *fields, w, h int) string {
 	s, conn, now := c.Styles, d.conn, c.Now()
-	f.lines = append(f.lines,
-		s.Bold.Render(displayName(conn))+s.Subtle.Render(nonEmpty(" · ", conn.UserRef)),
-		s.Subtle.Render(conn.Ref()+nonEmpty(" · ", conn.Institution)))
+	f.flow(s.Subtle.Render(" · "), append(styled(s.Bold, displayName(conn)), styled(s.Subtle, conn.UserRef)...)...)
+	f.who(conn)
 	f.link(d.link, now)
 	f.spentLink(d.spent, now, helpOf(c.Keys.CopyLink))
 	room := h - 2 - len(f.lines) - 1 // under a blank line
@@ -330,15 +409,35 @@ func (f *fields) history(d detailData, now time.Time) {
 	case len(d.history) == 0:
 		f.lines = append(f.lines, s.Subtle.Render("no events"))
 	}
+	const headW = 16 // "8s    webhook   "
+	room, indent := max(1, f.w-headW), strings.Repeat(" ", headW)
 	for _, e := range d.history {
-		head := s.Subtle.Render(fit(textfmt.Age(now.Sub(e.ObservedAt)), 5, "") + " " + fit(e.Kind, 9, ""))
+		head := s.Subtle.Render(fit(textfmt.Age(now.Sub(e.ObservedAt)), 5, s.Icons.Ellipsis) + " " + fit(e.Kind, 9, s.Icons.Ellipsis) + " ")
 		what := strings.Join(nonBlank(e.Summary, e.ProviderCode), " ")
-		if e.ProviderCode != "" && 15+lipgloss.Width(what) > f.w { // the raw code on a line of its own
-			f.lines = append(f.lines, head+s.Text.Render(e.Summary), strings.Repeat(" ", 15)+s.Subtle.Render(e.ProviderCode))
+		if lipgloss.Width(what) <= room {
+			f.lines = append(f.lines, head+s.Text.Render(what))
 			continue
 		}
-		f.lines = append(f.lines, head+s.Text.Render(what))
+		// the summary wraps under its column, the raw code on a line of its own
+		if e.Summary != "" {
+			for _, l := range wrapLines(e.Summary, room, 3, false) {
+				f.lines = append(f.lines, head+s.Text.Render(l))
+				head = indent
+			}
+		}
+		if e.ProviderCode != "" {
+			f.lines = append(f.lines, head+s.Subtle.Render(textfmt.Truncate(e.ProviderCode, room, s.Icons.Ellipsis)))
+		}
 	}
+}
+
+// styled are the values that are not empty, each rendered in st.
+func styled(st lipgloss.Style, vs ...string) []string {
+	out := nonBlank(vs...)
+	for i, v := range out {
+		out[i] = st.Render(v)
+	}
+	return out
 }
 
 func nonEmpty(prefix, v string) string {

@@ -8,6 +8,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/relink/relink/health"
+	"github.com/relink/relink/internal/institution"
 	"github.com/relink/relink/internal/textfmt"
 	"github.com/relink/relink/store"
 )
@@ -79,7 +80,7 @@ func renderInsights(c *Context, d insightsData, w, h int) string {
 			if i == 4 {
 				break
 			}
-			tops = append(tops, fmt.Sprintf("%s %s %d", b.Institution, s.Subtle.Render(b.Provider), b.N))
+			tops = append(tops, fmt.Sprintf("%s %s %d", institution.Name(b.Provider, b.Institution), s.Subtle.Render(b.Provider), b.N))
 		}
 		top := strings.Join(tops, s.Subtle.Render(" "+ic.Sep+" "))
 		if top == "" {
@@ -89,22 +90,34 @@ func renderInsights(c *Context, d insightsData, w, h int) string {
 		return pane(c, title, body, w, h)
 	}
 	lines = append(lines, s.Label.Render("New failures per day, last 14 days"), spark+stats, "", s.Label.Render("By institution"))
-	inner := max(1, w-4)
-	most := 1
-	for _, b := range ins.breakdown {
-		most = max(most, b.N)
-	}
-	nameW := min(24, max(8, inner/2-6))
-	barW := max(1, inner-nameW-7-8)
-	for _, b := range ins.breakdown {
-		n := max(1, b.N*barW/most)
-		lines = append(lines, fit(b.Institution, nameW, ic.Ellipsis)+" "+s.Subtle.Render(fit(b.Provider, 6, ""))+" "+
-			s.Chart.Render(strings.Repeat(ic.Bar, n))+" "+fmt.Sprint(b.N))
-	}
+	lines = append(lines, breakdownLines(c, ins.breakdown, max(1, w-4))...)
 	if len(ins.breakdown) == 0 {
 		lines = append(lines, s.Success.Render(ic.OK+" nothing failing"))
 	}
 	return pane(c, title, strings.Join(lines, "\n"), w, h)
+}
+
+// breakdownLines are the institutions a group fails at, most first, in w
+// cells: the name as wide as the longest needs (an EHR by its short name,
+// else cut, when the pane is narrow), the provider, a bar and the count.
+func breakdownLines(c *Context, bs []store.Breakdown, w int) []string {
+	s, ic := c.Styles, c.Styles.Icons
+	most, nameW := 1, 0
+	for _, b := range bs {
+		most = max(most, b.N)
+		nameW = max(nameW, textfmt.Width(institution.Name(b.Provider, b.Institution)))
+	}
+	const provW, minBar = 6, 4
+	countW := len(fmt.Sprint(most))
+	nameW = max(1, min(nameW, w-provW-countW-3-minBar))
+	barW := max(1, w-nameW-provW-countW-3)
+	var lines []string
+	for _, b := range bs {
+		n := max(1, b.N*barW/most)
+		lines = append(lines, fit(institution.Fit(b.Provider, b.Institution, nameW, ic.Ellipsis), nameW, ic.Ellipsis)+" "+
+			s.Subtle.Render(fit(b.Provider, provW, ic.Ellipsis))+" "+s.Chart.Render(strings.Repeat(ic.Bar, n))+" "+fmt.Sprint(b.N))
+	}
+	return lines
 }
 
 // failingGroups are the tabs of failing categories, with their numbers (1 is All failing).
@@ -272,11 +285,20 @@ func renderExpiring(c *Context, d insightsData, w, h int) string {
 		return pane(c, title, s.Label.Render("deadlines ")+s.Text.Render(strings.Join(when, sep))+"\n"+
 			s.Label.Render("warnings  ")+s.Text.Render(strings.Join(which, sep)), w, h)
 	}
+	inner := max(1, w-4)
 	lines := []string{s.Label.Render("Deadlines, soonest first")}
 	for _, b := range buckets {
-		l := fit(b.name, 14, "") + s.Text.Render(fmt.Sprintf("%5d", b.n))
-		if b.note != "" && b.n > 0 {
-			l += s.Subtle.Render("  " + b.note)
+		l := fit(b.name, 14, ic.Ellipsis) + s.Text.Render(fmt.Sprintf("%5d", b.n))
+		switch note := "  " + b.note; {
+		case b.note == "" || b.n == 0:
+		case 19+textfmt.Width(note) <= inner:
+			l += s.Subtle.Render(note)
+		default: // a note that would be cut goes under its line, whole
+			lines = append(lines, l)
+			for _, nl := range strings.Split(wordwrap(b.note, max(1, inner-2)), "\n") {
+				lines = append(lines, s.Subtle.Render("  "+nl))
+			}
+			continue
 		}
 		lines = append(lines, l)
 	}
@@ -310,7 +332,7 @@ func renderEveryone(c *Context, d insightsData, w, h int) string {
 	}
 	lines := []string{s.Label.Render("In the cache")}
 	for _, st := range states {
-		lines = append(lines, fit(st.name, 15, "")+s.Text.Render(fmt.Sprintf("%8d", st.n)))
+		lines = append(lines, fit(st.name, 15, ic.Ellipsis)+s.Text.Render(fmt.Sprintf("%8d", st.n)))
 	}
 	lines = append(lines, "", s.Label.Render("A lookup"))
 	for _, l := range strings.Split(wordwrap(how+", in any state: healthy and never checked too.", max(1, w-4)), "\n") {

@@ -8,6 +8,7 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"github.com/relink/relink/health"
+	"github.com/relink/relink/internal/institution"
 	"github.com/relink/relink/internal/textfmt"
 	"github.com/relink/relink/store"
 )
@@ -52,7 +53,7 @@ func (m *Model) tableData() tableData {
 }
 
 // column is one table column. Columns are dropped, lowest priority first,
-// until the rest fit; spare room goes to the flexible ones.
+// until the rest fit; spare room goes to them in the stages of growth.
 type column struct {
 	id        string
 	title     string
@@ -82,24 +83,36 @@ func tableColumns(kind store.GroupKind) []column {
 		{"user", "user", 16, 28, 0},
 		email,
 		{"provider", "provider", 8, 8, 5},
-		{"institution", "institution", 14, 28, 2},
+		{"institution", "institution", 14, 34, 2}, // "eClinicalWorks · northside-clinic"
 		cat,
-		{"code", "code", 19, 26, 6},
+		{"code", "code", 19, 27, 6}, // access_token.login_required
 		since,
 		reminded,
 	}
 }
 
+// growth is the order spare room goes to the columns, stage by stage, one
+// cell at a time to each column of a stage below its width there (and its
+// max). First what 80 and 120 columns have room for (a name, an
+// institution and a category a little wider); then the institution and the
+// user their natural width ("eClinicalWorks · northside-clinic", most
+// names); only then every column up to its max. A narrower table takes
+// back from the last stage first, so opening the pane changes as few
+// columns as it can.
+var growth = []map[string]int{
+	{"user": 18, "institution": 18, "category": 20},
+	{"institution": 33},
+	{"user": 22},
+	{"user": 99, "email": 99, "provider": 99, "institution": 99, "category": 99, "code": 99, "since": 99, "reminded": 99},
+}
+
+// naturalStages are the stages of growth that make a table natural: its
+// user and institution at their natural width.
+const naturalStages = 3
+
 // layoutColumns picks the columns that fit in w cells and their widths.
 func layoutColumns(cols []column, w int) ([]column, []int) {
 	keep := append([]column(nil), cols...)
-	need := func(cs []column) int {
-		n := len(cs) - 1
-		for _, c := range cs {
-			n += c.want
-		}
-		return n
-	}
 	for len(keep) > 1 && need(keep) > w {
 		worst := 0
 		for i, c := range keep {
@@ -110,31 +123,66 @@ func layoutColumns(cols []column, w int) ([]column, []int) {
 		keep = append(keep[:worst], keep[worst+1:]...)
 	}
 	widths := make([]int, len(keep))
-	spare := w - need(keep)
 	for i, c := range keep {
 		widths[i] = c.want
 	}
+	spare := w - need(keep)
 	if spare < 0 { // one column left, wider than the table
 		widths[0] += spare
 		return keep, widths
 	}
-	for spare > 0 { // one cell at a time to each column below its max
-		grew := false
-		for i, c := range keep {
-			if spare > 0 && widths[i] < c.max {
-				widths[i]++
-				spare--
-				grew = true
-			}
-		}
-		if !grew {
-			break
-		}
-	}
+	spare = grow(keep, widths, spare, len(growth))
 	if spare > 0 && len(widths) > 0 {
 		widths[0] += spare
 	}
 	return keep, widths
+}
+
+// need is the width of the columns at their wanted widths, one space between.
+func need(cs []column) int {
+	n := len(cs) - 1
+	for _, c := range cs {
+		n += c.want
+	}
+	return n
+}
+
+// grow hands spare cells to widths through the first stages of growth and
+// returns what is left.
+func grow(cols []column, widths []int, spare, stages int) int {
+	for _, stage := range growth[:stages] {
+		for spare > 0 {
+			grew := false
+			for i, c := range cols {
+				if spare > 0 && widths[i] < min(c.max, stage[c.id]) {
+					widths[i]++
+					spare--
+					grew = true
+				}
+			}
+			if !grew {
+				break
+			}
+		}
+	}
+	return spare
+}
+
+// naturalTableWidth is the widest table of any group with every column
+// and its user and institution at their natural width, the cursor's three
+// cells included: the side pane takes only what is left of a terminal.
+func naturalTableWidth() int {
+	most := 0
+	for _, kind := range []store.GroupKind{store.GroupAllFailing, store.GroupCategory, store.GroupExpiring, store.GroupEveryone} {
+		cols := tableColumns(kind)
+		widths := make([]int, len(cols))
+		for i, c := range cols {
+			widths[i] = c.want
+		}
+		const plenty = 1 << 10
+		most = max(most, need(cols)+plenty-grow(cols, widths, plenty, naturalStages))
+	}
+	return most + 3
 }
 
 // renderTable draws the header and the visible rows in exactly w×h cells.
@@ -177,7 +225,11 @@ func renderTable(c *Context, d tableData, w, h int) string {
 		conn := d.rows[i]
 		cells := make([]string, len(cols))
 		for j, col := range cols {
-			cells[j] = fit(cellText(c, conn, col.id, d.kind, now), widths[j], ic.Ellipsis)
+			text := cellText(c, conn, col.id, d.kind, now)
+			if col.id == "institution" { // an EHR's short name before a cut
+				text = institution.Fit(conn.Provider, conn.Institution, widths[j], ic.Ellipsis)
+			}
+			cells[j] = fit(text, widths[j], ic.Ellipsis)
 		}
 		cur, mark := " ", " "
 		if abs == d.cursor {
@@ -244,7 +296,7 @@ func emptyLines(c *Context, d tableData) []string {
 // firstRunLines say how to start when no provider is configured: which
 // config file was looked for, what the cache holds, and the next steps.
 func firstRunLines(c *Context, e emptyState) []string {
-	s := c.Styles
+	s, ic := c.Styles, c.Styles.Icons
 	cfg := "no config file"
 	switch {
 	case e.configFile != "" && e.configFound:
@@ -260,13 +312,13 @@ func firstRunLines(c *Context, e emptyState) []string {
 		}
 	}
 	step := func(cmd, what string) string {
-		return "     " + s.Accent.Render(fit(cmd, 24, "")) + " " + s.Text.Render(what)
+		return "     " + s.Accent.Render(fit(cmd, 24, ic.Ellipsis)) + " " + s.Text.Render(what)
 	}
 	return []string{
 		"   " + s.Bold.Render("Getting started: no provider is configured"),
 		"",
-		"   " + s.Label.Render(fit("config", 8, "")) + s.Text.Render(cfg),
-		"   " + s.Label.Render(fit("cache", 8, "")) + s.Text.Render(held),
+		"   " + s.Label.Render(fit("config", 8, ic.Ellipsis)) + s.Text.Render(cfg),
+		"   " + s.Label.Render(fit("cache", 8, ic.Ellipsis)) + s.Text.Render(held),
 		"",
 		"   " + s.Label.Render("Next steps"),
 		step("relink --demo", "try it all against local emulators, no keys"),
@@ -307,7 +359,7 @@ func cellText(ctx *Context, c store.Connection, col string, kind store.GroupKind
 	case "provider":
 		return c.Provider
 	case "institution":
-		return c.Institution
+		return institution.Name(c.Provider, c.Institution)
 	case "category":
 		return categoryText(c, kind)
 	case "code":
