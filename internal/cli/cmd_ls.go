@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/relink/relink/health"
+	"github.com/relink/relink/internal/institution"
 	"github.com/relink/relink/internal/textfmt"
 	"github.com/relink/relink/provider"
 	"github.com/relink/relink/store"
@@ -234,7 +235,7 @@ func (t *tableWriter) row(c store.Connection) error {
 	if f := c.Health.FirstFailedAt; f != nil {
 		since = humanAge(t.now.Sub(*f))
 	}
-	_, err := fmt.Fprintf(t.tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", textfmt.Safe(c.Ref()), safe(c.Name), safe(c.Email), safe(c.Institution), cat, safe(code), since)
+	_, err := fmt.Fprintf(t.tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", textfmt.Safe(c.Ref()), safe(c.Name), safe(c.Email), safe(institution.Name(c.Provider, c.Institution)), cat, safe(code), since)
 	if t.n%500 == 0 {
 		t.tw.Flush()
 	}
