@@ -425,8 +425,11 @@ func (f *fields) history(d detailData, now time.Time) {
 				head = indent
 			}
 		}
-		if e.ProviderCode != "" {
-			f.lines = append(f.lines, head+s.Subtle.Render(textfmt.Truncate(e.ProviderCode, room, s.Icons.Ellipsis)))
+		if code := e.ProviderCode; code != "" {
+			if head == indent && textfmt.Width(code) > room { // under the kind, rather than cut
+				head = indent[:6]
+			}
+			f.lines = append(f.lines, head+s.Subtle.Render(textfmt.Truncate(code, f.w-textfmt.Width(head), s.Icons.Ellipsis)))
 		}
 	}
 }
