@@ -6,6 +6,8 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/relink/relink/internal/textfmt"
 )
 
 // lineInput is a one-line text field (the filter, the palette's query). It
@@ -101,7 +103,7 @@ func (in *lineInput) view(c *Context, w int) string {
 	prompt := s.InputPrompt.Render(in.prompt)
 	room := max(1, w-ansi.StringWidth(in.prompt))
 	if len(in.value) == 0 && !in.focused {
-		return prompt + s.Subtle.Render(ansi.Truncate(in.placeholder, room, ""))
+		return prompt + s.Subtle.Render(textfmt.Truncate(in.placeholder, room, textfmt.Ellipsis))
 	}
 	start := max(0, in.pos-room+1)
 	end := min(len(in.value), start+room)
@@ -117,7 +119,7 @@ func (in *lineInput) view(c *Context, w int) string {
 	}
 	out += s.InputText.Reverse(true).Render(under) + s.InputText.Render(after)
 	if len(in.value) == 0 && in.placeholder != "" {
-		out += s.Subtle.Render(ansi.Truncate(in.placeholder, room-1, ""))
+		out += s.Subtle.Render(textfmt.Truncate(in.placeholder, room-1, textfmt.Ellipsis))
 	}
 	return out
 }

@@ -171,9 +171,10 @@ func (f *fields) text(label string, st lipgloss.Style, text string, n int, hard 
 	}
 }
 
-// wrapLines wraps text at w cells into at most n lines; when more would
-// follow, the last one ends with the ellipsis. Words too long for a line
-// are cut into pieces when hard, else end their line with the ellipsis.
+// wrapLines wraps text at w cells into at most n lines (n <= 0: all);
+// when more would follow, the last one ends with the ellipsis. It wraps
+// between words, a word too long for a line cut into pieces; hard wraps
+// anywhere (a URL, a domain).
 func wrapLines(text string, w, n int, hard bool) []string {
 	var lines []string
 	if hard {
@@ -405,7 +406,7 @@ func (f *fields) history(d detailData, now time.Time) {
 	f.lines = append(f.lines, "", s.PaneTitle.Render("History"))
 	switch {
 	case d.historyErr != nil:
-		f.lines = append(f.lines, s.Error.Render(s.Icons.Fail+" "+d.historyErr.Error()))
+		f.wrap(s.Error, s.Icons.Fail+" "+d.historyErr.Error())
 	case len(d.history) == 0:
 		f.lines = append(f.lines, s.Subtle.Render("no events"))
 	}
