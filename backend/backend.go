@@ -46,6 +46,10 @@ type Backend struct {
 	// provider token each (NewClickGuard); every Backend of a process
 	// shares one. Nil: every click mints.
 	Clicks *ClickGuard
+	// Syncs lets one sync run at a time among the Backends that share it
+	// (NewSyncGate): relink serve's and every session's copy made by As.
+	// Nil: each Sync runs on its own.
+	Syncs *SyncGate
 	// OnChange, when set, is called after an operation wrote to the store
 	// (a sync, a check, a link copied or opened, a reminder sent): relink
 	// serve's tells every open dashboard to re-read at once. It must not
@@ -56,8 +60,9 @@ type Backend struct {
 // As returns a copy of d that acts as operator: the same store, providers,
 // ticket signer and settings, only another name in the audit log and the
 // histories. relink serve gives each SSH session one for its person.
-// Backend holds no state of its own beyond these shared references, so the
-// copy and d may be used at once.
+// Backend holds no state of its own beyond these shared references (the
+// click guard, the sync gate, OnChange), so the copy and d may be used at
+// once, and a sync asked for by one waits for the other's (Syncs).
 func (d *Backend) As(operator string) *Backend {
 	c := *d
 	c.Operator = operator

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/relink/relink/health"
+	"github.com/relink/relink/internal/textfmt"
 	"github.com/relink/relink/remind"
 	"github.com/relink/relink/store"
 )
@@ -71,6 +72,11 @@ type Skipped struct {
 	Name   string
 	Reason remind.Reason
 	Detail string
+	// By is who queued the reminder that keeps it out (queued, or within
+	// cooldown), when the outbox says; At is when that one was sent, or
+	// queued while it is not sent yet.
+	By string
+	At time.Time
 }
 
 // Connections counts the connections the plan's messages cover.
@@ -120,6 +126,9 @@ func (r *Reminders) Plan(ctx context.Context, a Audience, channel string) (Plan,
 	for _, s := range skips {
 		plan.Skipped = append(plan.Skipped, Skipped{Ref: s.Candidate.Ref, Name: s.Candidate.User.Name, Reason: s.Reason, Detail: s.Detail})
 	}
+	if err := r.nameReminders(ctx, plan.Skipped, skips, now); err != nil {
+		return Plan{}, err
+	}
 	for _, g := range groups {
 		m := PlannedMessage{To: g.To, User: g.User}
 		for _, c := range g.Members {
@@ -159,6 +168,61 @@ func (r *Reminders) Plan(ctx context.Context, a Audience, channel string) (Plan,
 		}
 	}
 	return plan, nil
+}
+
+// nameReminders tells, of each connection skipped for being queued or
+// within cooldown, who reminded them and when: "dana reminded them 12s
+// ago (cooldown 24h)" rather than a bare reason, so that two people
+// reminding the same user learn of each other. out[i] is skips[i].
+func (r *Reminders) nameReminders(ctx context.Context, out []Skipped, skips []remind.Skip, now time.Time) error {
+	var ids []int64
+	for _, s := range skips {
+		if s.Reason == remind.ReasonQueued || s.Reason == remind.ReasonCooldown {
+			ids = append(ids, s.Candidate.ConnID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	last, err := r.Store.LastReminders(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("planning reminders: %w", err)
+	}
+	for i, s := range skips {
+		l, ok := last[s.Candidate.ConnID]
+		if !ok || l.Operator == "" || (s.Reason == remind.ReasonCooldown) != (l.Status == store.ReminderSent) ||
+			(s.Reason == remind.ReasonCooldown && now.Sub(l.At) >= r.opts.Cooldown) {
+			continue // not the reminder that keeps it out (an imported last_reminded_at is newer)
+		}
+		out[i].By, out[i].At = l.Operator, l.At
+		who := l.Operator
+		if who == r.Operator {
+			who = "you"
+		}
+		if s.Reason == remind.ReasonCooldown {
+			out[i].Detail = fmt.Sprintf("%s reminded them %s (cooldown %s)", who, ago(now.Sub(l.At)), textfmt.Age(r.opts.Cooldown))
+		} else {
+			out[i].Detail = fmt.Sprintf("%s %s them (queued %s)", who, remindingVerb(who), ago(now.Sub(l.At)))
+		}
+	}
+	return nil
+}
+
+// remindingVerb is "is reminding", or "are reminding" for you.
+func remindingVerb(who string) string {
+	if who == "you" {
+		return "are reminding"
+	}
+	return "is reminding"
+}
+
+// ago is how long ago, for people: "just now" within a few seconds, else
+// "12s ago", "5m ago", "3h ago".
+func ago(d time.Duration) string {
+	if d < 5*time.Second {
+		return "just now"
+	}
+	return textfmt.Age(d) + " ago"
 }
 
 // audience loads the connections an audience names.

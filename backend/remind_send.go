@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,8 +25,40 @@ type Report struct {
 	Resumed     int                   // messages an earlier, interrupted run had queued
 	Recovered   int                   // of those, messages a run that stopped mid-send had left 'sending'
 	Pending     int                   // messages left queued because the run stopped early
-	Elapsed     time.Duration
+	// Beaten are the messages this send did not send because someone else
+	// reminded the same user first, between the plan and the send (two
+	// people confirming at once): who, whom, and how long ago. They are
+	// not counted in Skipped.
+	Beaten  []Beaten
+	Elapsed time.Duration
 }
+
+// Beaten is one message not sent because another person's reminder to the
+// same user was queued or sent first.
+type Beaten struct {
+	To          string
+	Name        string   // the user's name ("" when the registry has none)
+	Connections []string // the ones this message would have covered
+	By          string   // who reminded them
+	Status      string   // that reminder's: queued, sending or sent
+	Ago         time.Duration
+}
+
+// String is "dana reminded Hiro Schmidt just now", or while dana's is not
+// sent yet "dana is reminding Hiro Schmidt (queued 3s ago)".
+func (b Beaten) String() string {
+	whom := b.Name
+	if whom == "" {
+		whom = b.To
+	}
+	if b.Status == store.ReminderSent {
+		return fmt.Sprintf("%s reminded %s %s", b.By, whom, ago(b.Ago))
+	}
+	return fmt.Sprintf("%s is reminding %s (queued %s)", b.By, whom, ago(b.Ago))
+}
+
+// maxBeatenNamed is how many beaten messages a summary names.
+const maxBeatenNamed = 3
 
 // Failure is one message that could not be delivered.
 type Failure struct {
@@ -43,6 +76,16 @@ func (rep Report) Summary() string {
 		s += fmt.Sprintf(" (%d resumed from an interrupted run, %d of them recovered mid-send)", rep.Resumed, rep.Recovered)
 	case rep.Resumed > 0:
 		s += fmt.Sprintf(" (%d resumed from an interrupted run)", rep.Resumed)
+	}
+	if n := len(rep.Beaten); n > 0 {
+		var named []string
+		for _, b := range rep.Beaten[:min(n, maxBeatenNamed)] {
+			named = append(named, b.String())
+		}
+		if n > maxBeatenNamed {
+			named = append(named, fmt.Sprintf("and %d more", n-maxBeatenNamed))
+		}
+		s += fmt.Sprintf(" · %d not sent: %s", n, strings.Join(named, "; "))
 	}
 	s += " · " + skipSummary(rep.Skipped)
 	s += fmt.Sprintf(" · %d failed", len(rep.Failed))
@@ -115,6 +158,10 @@ func (r *Reminders) SendReminders(ctx context.Context, plan Plan, progress func(
 		return st.rep, err
 	}
 	st.rep.Recovered = plan.Recovered + recovered
+	// This run sends its own messages and those queued before it (left by
+	// an earlier run); what another person queues meanwhile, their run
+	// sends and reports.
+	scope := store.ClaimScope{Operator: r.Operator, Before: r.now()}
 	resumed, err := r.Store.QueuedReminders(ctx, plan.Channel)
 	if err != nil {
 		return st.rep, err
@@ -135,7 +182,7 @@ func (r *Reminders) SendReminders(ctx context.Context, plan Plan, progress func(
 		limit = DefaultLimit(plan.Channel)
 	}
 	disp := &remind.Dispatcher{
-		Outbox:  outbox{st: r.Store, claimant: claimant, now: r.now, writes: r.writes},
+		Outbox:  outbox{st: r.Store, scope: scope, claimant: claimant, now: r.now, writes: r.writes},
 		Channel: r.opts.Channels[plan.Channel], Limit: limit, Backoff: r.opts.Backoff, Timeout: r.opts.Timeout, Now: r.now,
 		OnFinish: func(j remind.Job, o remind.Outcome) { st.finish(j, o); r.changed() },
 	}
@@ -198,7 +245,7 @@ func (r *Reminders) queue(ctx context.Context, plan Plan, st *sendState, more ch
 			return err
 		}
 		drafts := make([]store.ReminderDraft, 0, len(chunk))
-		conns := make([]int, 0, len(chunk))
+		kept := make([]PlannedMessage, 0, len(chunk)) // kept[i] is drafts[i]'s
 		for _, pm := range chunk {
 			d, err := r.draft(ctx, pm, plan.Channel, window)
 			var re *remind.Error
@@ -213,7 +260,7 @@ func (r *Reminders) queue(ctx context.Context, plan Plan, st *sendState, more ch
 			if err != nil {
 				return err
 			}
-			drafts, conns = append(drafts, d), append(conns, len(pm.Conns))
+			drafts, kept = append(drafts, d), append(kept, pm)
 		}
 		r.writes.Lock()
 		outs, err := r.Store.QueueReminders(ctx, drafts, r.opts.Cooldown, r.now())
@@ -221,12 +268,18 @@ func (r *Reminders) queue(ctx context.Context, plan Plan, st *sendState, more ch
 		if err != nil {
 			return err
 		}
+		now := r.now()
 		st.update(func(rep *Report) {
 			for i, o := range outs {
-				if o.ID == 0 {
-					rep.Skipped[blockedReason(o.Blocked)] += conns[i]
-					st.total--
+				if o.ID != 0 {
+					continue
 				}
+				st.total--
+				if o.By != "" && o.By != r.Operator && o.Blocked != store.BlockedHealthy && o.Blocked != store.BlockedGone {
+					rep.Beaten = append(rep.Beaten, beaten(kept[i], o, now))
+					continue
+				}
+				rep.Skipped[blockedReason(o.Blocked)] += len(kept[i].Conns)
 			}
 		})
 		select {
@@ -264,6 +317,15 @@ func (r *Reminders) draft(ctx context.Context, pm PlannedMessage, channel string
 	return store.ReminderDraft{Key: m.Key, Channel: channel, Recipient: pm.To, Operator: r.Operator, Payload: payload, Conns: conns}, nil
 }
 
+// beaten is the message pm that o says someone else's reminder kept out.
+func beaten(pm PlannedMessage, o store.QueueOutcome, now time.Time) Beaten {
+	b := Beaten{To: pm.To, Name: pm.User.Name, By: o.By, Status: o.Status, Ago: max(0, now.Sub(o.At))}
+	for _, c := range pm.Conns {
+		b.Connections = append(b.Connections, c.Ref)
+	}
+	return b
+}
+
 func blockedReason(b string) remind.Reason {
 	switch b {
 	case store.BlockedPending:
@@ -279,6 +341,7 @@ func blockedReason(b string) remind.Reason {
 // outbox is the store's reminder outbox as a remind.Outbox.
 type outbox struct {
 	st       *store.Store
+	scope    store.ClaimScope
 	claimant string
 	now      func() time.Time
 	writes   *sync.Mutex
@@ -286,7 +349,7 @@ type outbox struct {
 
 func (o outbox) Claim(ctx context.Context, channel string, n int) ([]remind.Job, error) {
 	o.writes.Lock()
-	claimed, err := o.st.ClaimReminders(ctx, channel, o.claimant, n, o.now())
+	claimed, err := o.st.ClaimRemindersIn(ctx, o.scope, channel, o.claimant, n, o.now())
 	o.writes.Unlock()
 	if err != nil {
 		return nil, err
@@ -326,5 +389,5 @@ func (o outbox) Finish(ctx context.Context, j remind.Job, out remind.Outcome) er
 }
 
 func (o outbox) NextDue(ctx context.Context, channel string) (time.Time, bool, error) {
-	return o.st.NextDueReminder(ctx, channel)
+	return o.st.NextDueReminderIn(ctx, o.scope, channel)
 }

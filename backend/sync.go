@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
 
+	"github.com/relink/relink/internal/textfmt"
 	"github.com/relink/relink/provider"
 	"github.com/relink/relink/store"
 )
@@ -18,16 +20,25 @@ const applyBatch = 500
 // SyncProgress is a running count of one provider's sync.
 type SyncProgress struct {
 	Provider string
-	Seen     int
+	Seen     int // connections checked so far
+	Events   int // events read so far (Cobalt's history); not connections
 	Total    int // registered connections, when known in advance (0 otherwise)
 	Changed  int
 	Started  time.Time
+	// By is who started the sync ("the hub" for relink serve's own):
+	// another session's sync that this one joined names its starter.
+	By string
 }
 
 // SyncReport is the outcome of one provider's sync.
 type SyncReport struct {
-	Provider   string
-	Seen       int
+	Provider string
+	// Seen counts the connections checked: each connection the provider
+	// said anything about, once, however many events it read of it.
+	Seen int
+	// Events counts the provider's events read (Cobalt's event history),
+	// which say something of a connection that Seen counts too.
+	Events     int
 	Changed    int
 	Unattached int // events for connections not in the registry yet
 	// Skipped counts the events the provider sent that relink could not
@@ -40,6 +51,16 @@ type SyncReport struct {
 	Err         error
 }
 
+// Counts says what the sync read: "486 checked", or with events "486
+// checked, 1 event".
+func (r SyncReport) Counts() string {
+	s := fmt.Sprintf("%d checked", r.Seen)
+	if r.Events > 0 {
+		s += ", " + textfmt.Plural(r.Events, "event", "events")
+	}
+	return s
+}
+
 // MaxSkipReasons caps SyncReport.SkipReasons.
 const MaxSkipReasons = 5
 
@@ -47,20 +68,63 @@ const MaxSkipReasons = 5
 // named), all at once, and records each one's sync state. A provider that
 // fails leaves what it had not reached as it was and says so in its report;
 // the returned error joins the failures.
+//
+// With a gate (Backend.Syncs) one sync runs at a time among the Backends
+// sharing it: a Sync asked for while one covering the same providers runs
+// waits for that one, its progress passed to progress as it comes (each
+// count's By names who started it), and returns its result (SyncGate).
 func (d *Backend) Sync(ctx context.Context, only []string, progress func(SyncProgress)) ([]SyncReport, error) {
 	names, err := d.selected(only)
 	if err != nil {
 		return nil, err
 	}
+	if d.Syncs == nil {
+		return d.syncAll(ctx, names, func(p SyncProgress) {
+			if progress != nil {
+				p.By = d.Operator
+				progress(p)
+			}
+		})
+	}
+	run, own, err := d.Syncs.enter(ctx, names, d.Operator, d.now(), progress)
+	if err != nil {
+		return nil, err
+	}
+	if own {
+		reports, err := d.syncAll(ctx, names, func(p SyncProgress) { d.Syncs.report(run, p) })
+		d.Syncs.finish(run, reports, err, d.now())
+		return reports, err
+	}
+	select {
+	case <-run.done:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for the sync %s started: %w", run.by, ctx.Err())
+	}
+	var out []SyncReport
+	for _, r := range run.reports { // only what was asked for, of a wider sync
+		if slices.Contains(names, r.Provider) {
+			out = append(out, r)
+		}
+	}
+	var errs []error
+	for _, r := range out {
+		if r.Err != nil {
+			errs = append(errs, r.Err)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// syncAll syncs the providers names at once; progress is called with one
+// count at a time.
+func (d *Backend) syncAll(ctx context.Context, names []string, progress func(SyncProgress)) ([]SyncReport, error) {
 	reports := make([]SyncReport, len(names))
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	report := func(p SyncProgress) {
-		if progress != nil {
-			mu.Lock()
-			progress(p)
-			mu.Unlock()
-		}
+		mu.Lock()
+		progress(p)
+		mu.Unlock()
 	}
 	for i, name := range names {
 		wg.Add(1)
@@ -123,6 +187,7 @@ func (d *Backend) syncOne(ctx context.Context, name string, progress func(SyncPr
 	}
 	var batch []store.Observation
 	var rechecks []string
+	checked := map[string]struct{}{} // the connections seen, by provider id
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -140,7 +205,7 @@ func (d *Backend) syncOne(ctx context.Context, name string, progress func(SyncPr
 			}
 		}
 		batch = batch[:0]
-		prog.Seen, prog.Changed = rep.Seen, rep.Changed
+		prog.Seen, prog.Events, prog.Changed = rep.Seen, rep.Events, rep.Changed
 		progress(prog)
 		return nil
 	}
@@ -152,7 +217,13 @@ func (d *Backend) syncOne(ctx context.Context, name string, progress func(SyncPr
 			}
 			return nil
 		}
-		rep.Seen++
+		if _, ok := checked[o.ProviderID]; !ok {
+			checked[o.ProviderID] = struct{}{}
+			rep.Seen++
+		}
+		if o.EventID != "" {
+			rep.Events++
+		}
 		batch = append(batch, d.observation(name, o))
 		if o.Recheck {
 			rechecks = append(rechecks, o.ProviderID)
@@ -188,7 +259,7 @@ func (d *Backend) syncOne(ctx context.Context, name string, progress func(SyncPr
 	if err := d.Store.RecordSync(ctx, name, d.now(), cursor, rep.Seen, rep.Changed, nil); err != nil {
 		rep.Err = err
 	}
-	detail := fmt.Sprintf("%d seen, %d changed", rep.Seen, rep.Changed)
+	detail := rep.Counts() + fmt.Sprintf(", %d changed", rep.Changed)
 	if rep.Skipped > 0 {
 		detail += fmt.Sprintf(", %d unreadable event(s) skipped", rep.Skipped)
 	}

@@ -57,6 +57,13 @@ type QueueOutcome struct {
 	ID      int64  // the message's id, when queued
 	Blocked string // why not, when not queued
 	ConnID  int64  // the connection that blocked it
+	// By is the reminder that blocked it, when one did (pending, cooldown,
+	// duplicate): who queued it, its status and when it was sent (or
+	// queued, while it is not sent yet). By is "" when the record does not
+	// say (a cooldown from an imported last_reminded_at).
+	By     string
+	Status string
+	At     time.Time
 }
 
 // QueueReminders queues drafts in one transaction. Each draft is checked
@@ -97,19 +104,23 @@ func queueOne(ctx context.Context, q *prepared, d ReminderDraft, cutoff, now int
 		if failing == 0 && warning == "" {
 			return QueueOutcome{Blocked: BlockedHealthy, ConnID: c.ID}, nil
 		}
-		if reminded.Valid && reminded.Int64 > cutoff {
-			return QueueOutcome{Blocked: BlockedCooldown, ConnID: c.ID}, nil
-		}
-		var status string
-		err = q.row(ctx, `SELECT status FROM reminders WHERE connection_id = ?
-			AND (status IN ('queued', 'sending') OR (status = 'sent' AND sent_at > ?)) LIMIT 1`, c.ID, cutoff).Scan(&status)
+		// The reminder in the way, if any: a pending one first, else the
+		// newest sent within the cooldown.
+		var status, by string
+		var at int64
+		err = q.row(ctx, `SELECT status, operator, COALESCE(sent_at, created_at) FROM reminders WHERE connection_id = ?
+			AND (status IN ('queued', 'sending') OR (status = 'sent' AND sent_at > ?))
+			ORDER BY status IN ('queued', 'sending') DESC, COALESCE(sent_at, created_at) DESC LIMIT 1`, c.ID, cutoff).Scan(&status, &by, &at)
 		switch {
 		case err == nil && status == ReminderSent:
-			return QueueOutcome{Blocked: BlockedCooldown, ConnID: c.ID}, nil
+			return QueueOutcome{Blocked: BlockedCooldown, ConnID: c.ID, By: by, Status: status, At: time.UnixMilli(at).UTC()}, nil
 		case err == nil:
-			return QueueOutcome{Blocked: BlockedPending, ConnID: c.ID}, nil
+			return QueueOutcome{Blocked: BlockedPending, ConnID: c.ID, By: by, Status: status, At: time.UnixMilli(at).UTC()}, nil
 		case !errors.Is(err, sql.ErrNoRows):
 			return QueueOutcome{}, err
+		}
+		if reminded.Valid && reminded.Int64 > cutoff {
+			return QueueOutcome{Blocked: BlockedCooldown, ConnID: c.ID, Status: ReminderSent, At: time.UnixMilli(reminded.Int64).UTC()}, nil
 		}
 	}
 	var id int64
@@ -122,7 +133,15 @@ func queueOne(ctx context.Context, q *prepared, d ReminderDraft, cutoff, now int
 		WHERE reminder_messages.status IN ('failed', 'cancelled')
 		RETURNING id`, d.Key, d.Channel, d.Recipient, d.Payload, d.Operator, now, now).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
-		return QueueOutcome{Blocked: BlockedDuplicate}, nil
+		o := QueueOutcome{Blocked: BlockedDuplicate}
+		var at int64
+		err := q.row(ctx, `SELECT operator, status, COALESCE(sent_at, created_at) FROM reminder_messages WHERE idempotency_key = ?`,
+			d.Key).Scan(&o.By, &o.Status, &at)
+		if err != nil {
+			return QueueOutcome{}, err
+		}
+		o.At = time.UnixMilli(at).UTC()
+		return o, nil
 	}
 	if err != nil {
 		return QueueOutcome{}, err
@@ -151,18 +170,42 @@ type ClaimedReminder struct {
 	Attempts int // including this one
 }
 
+// ClaimScope limits the queued messages a send claims to its own
+// (queued by Operator) and those queued at or before Before, which an
+// earlier run left: a message another person queued meanwhile is theirs
+// to send and to report. The zero value claims every one.
+type ClaimScope struct {
+	Operator string
+	Before   time.Time
+}
+
+// sql is the scope as a condition on reminder_messages, and its arguments.
+func (c ClaimScope) sql() (string, []any) {
+	if c.Operator == "" && c.Before.IsZero() {
+		return "", nil
+	}
+	return ` AND (operator = ? OR created_at <= ?)`, []any{c.Operator, msv(c.Before)}
+}
+
 // ClaimReminders marks up to n of channel's due queued messages as being
 // sent by claimant and returns them, oldest due first. A connection that
 // is neither failing nor warned any more is dropped from its message, and
 // a message left with none is cancelled instead.
 func (s *Store) ClaimReminders(ctx context.Context, channel, claimant string, n int, now time.Time) ([]ClaimedReminder, error) {
+	return s.ClaimRemindersIn(ctx, ClaimScope{}, channel, claimant, n, now)
+}
+
+// ClaimRemindersIn is ClaimReminders of the messages in scope only.
+func (s *Store) ClaimRemindersIn(ctx context.Context, scope ClaimScope, channel, claimant string, n int, now time.Time) ([]ClaimedReminder, error) {
 	var out []ClaimedReminder
+	cond, cargs := scope.sql()
 	err := s.inTx(ctx, "claiming reminders", func(tx *sql.Tx) error {
+		args := append([]any{msv(now), claimant, channel, msv(now)}, cargs...)
 		rows, err := tx.QueryContext(ctx, `UPDATE reminder_messages SET status = 'sending', attempts = attempts + 1,
 			claimed_at = ?, claimed_by = ?
-			WHERE id IN (SELECT id FROM reminder_messages WHERE status = 'queued' AND channel = ? AND next_attempt_at <= ?
+			WHERE id IN (SELECT id FROM reminder_messages WHERE status = 'queued' AND channel = ? AND next_attempt_at <= ?`+cond+`
 				ORDER BY next_attempt_at, id LIMIT ?)
-			RETURNING id, idempotency_key, channel, payload, attempts`, msv(now), claimant, channel, msv(now), n)
+			RETURNING id, idempotency_key, channel, payload, attempts`, append(args, n)...)
 		if err != nil {
 			return fmt.Errorf("store: claiming reminders: %w", err)
 		}

@@ -123,9 +123,15 @@ func finishRows(ctx context.Context, tx *sql.Tx, id int64, r ReminderResult, sen
 // NextDueReminder is the earliest next attempt among channel's queued
 // messages; ok is false when none is queued.
 func (s *Store) NextDueReminder(ctx context.Context, channel string) (time.Time, bool, error) {
+	return s.NextDueReminderIn(ctx, ClaimScope{}, channel)
+}
+
+// NextDueReminderIn is NextDueReminder of the messages in scope only.
+func (s *Store) NextDueReminderIn(ctx context.Context, scope ClaimScope, channel string) (time.Time, bool, error) {
 	var next sql.NullInt64
-	err := s.db.QueryRowContext(ctx, `SELECT MIN(next_attempt_at) FROM reminder_messages WHERE status = 'queued' AND channel = ?`,
-		channel).Scan(&next)
+	cond, cargs := scope.sql()
+	err := s.db.QueryRowContext(ctx, `SELECT MIN(next_attempt_at) FROM reminder_messages WHERE status = 'queued' AND channel = ?`+cond,
+		append([]any{channel}, cargs...)...).Scan(&next)
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("store: reading the reminder outbox: %w", err)
 	}

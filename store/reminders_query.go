@@ -49,6 +49,52 @@ func (s *Store) ReminderStates(ctx context.Context, ids []int64) (map[int64]Remi
 	return out, nil
 }
 
+// LastReminder is the reminder that keeps a connection from another: who
+// queued it, its status, and when it was sent (or queued, while not sent).
+type LastReminder struct {
+	Operator string
+	Status   string // queued | sending | sent
+	At       time.Time
+}
+
+// LastReminders returns, of each connection in ids with one, its reminder
+// in flight (queued or being sent) or else its newest sent one: what a plan
+// names when it skips the connection for being queued or within cooldown.
+func (s *Store) LastReminders(ctx context.Context, ids []int64) (map[int64]LastReminder, error) {
+	out := map[int64]LastReminder{}
+	for chunk := range slices.Chunk(ids, 500) {
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := s.db.QueryContext(ctx, `SELECT connection_id, operator, status, at FROM (
+				SELECT connection_id, operator, status, COALESCE(sent_at, created_at) AS at,
+					ROW_NUMBER() OVER (PARTITION BY connection_id
+						ORDER BY status IN ('queued', 'sending') DESC, COALESCE(sent_at, created_at) DESC, id DESC) AS n
+				FROM reminders WHERE status IN ('queued', 'sending', 'sent')
+					AND connection_id IN (`+strings.TrimSuffix(strings.Repeat("?,", len(chunk)), ",")+`))
+			WHERE n = 1`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("store: reading who reminded connections last: %w", err)
+		}
+		for rows.Next() {
+			var id, at int64
+			var r LastReminder
+			if err := rows.Scan(&id, &r.Operator, &r.Status, &at); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("store: reading who reminded connections last: %w", err)
+			}
+			r.At = time.UnixMilli(at).UTC()
+			out[id] = r
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("store: reading who reminded connections last: %w", err)
+		}
+	}
+	return out, nil
+}
+
 // Reminder is one connection's reminder, for its detail view.
 type Reminder struct {
 	Channel   string

@@ -69,13 +69,16 @@ func (m *Model) setProgress(id int, p backend.SyncProgress) {
 	m.setTaskProgress(id, strings.Join(parts, " "))
 }
 
+// syncSummary is a finished sync in one line: the connections each
+// provider checked and the events it read, "synced plaid 40 checked ·
+// cobalt 486 checked, 1 event (3 changed)".
 func syncSummary(reports []backend.SyncReport, err error) string {
 	var parts []string
 	changed := 0
 	for _, r := range reports {
 		changed += r.Changed
 		if r.Err == nil {
-			parts = append(parts, fmt.Sprintf("%s %d", r.Provider, r.Seen))
+			parts = append(parts, r.Provider+" "+r.Counts())
 		}
 	}
 	text := "synced " + strings.Join(parts, " · ")

@@ -106,7 +106,7 @@ func (a *app) syncCommand() *cobra.Command {
 					fmt.Fprintf(a.stdout, "✗ %s: %s\n", r.Provider, textfmt.SafeLines(r.Err.Error()))
 					continue
 				}
-				line := fmt.Sprintf("✓ %s: %d seen, %d changed in %s", r.Provider, r.Seen, r.Changed, r.Duration.Round(time.Millisecond))
+				line := fmt.Sprintf("✓ %s: %s, %d changed in %s", r.Provider, r.Counts(), r.Changed, r.Duration.Round(time.Millisecond))
 				if r.Unattached > 0 {
 					line += fmt.Sprintf(" (%d events wait for connections not in the registry)", r.Unattached)
 				}

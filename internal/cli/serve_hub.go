@@ -45,7 +45,7 @@ func syncLoop(ctx context.Context, s syncer, ticks <-chan time.Time, log *slog.L
 			return
 		}
 		for _, r := range reports {
-			attrs := []any{"provider", r.Provider, "seen", r.Seen, "changed", r.Changed, "unattached", r.Unattached,
+			attrs := []any{"provider", r.Provider, "checked", r.Seen, "events", r.Events, "changed", r.Changed, "unattached", r.Unattached,
 				"skipped", r.Skipped, "duration", r.Duration.Round(time.Millisecond).String()}
 			if r.Err != nil {
 				log.Warn("serve: sync failed", append(attrs, "err", r.Err)...)

@@ -94,10 +94,10 @@ func TestServeSyncsOncePerTickOneAtATime(t *testing.T) {
 	if n, most := f.started.Load(), f.most.Load(); n != 3 || most != 1 {
 		t.Fatalf("%d syncs for 3 ticks, %d at once; want 3, one at a time", n, most)
 	}
-	if got := strings.Count(logs.String(), `msg="serve: synced" provider=plaid seen=12 changed=3`); got != 3 {
+	if got := strings.Count(logs.String(), `msg="serve: synced" provider=plaid checked=12 events=0 changed=3`); got != 3 {
 		t.Fatalf("%d plaid lines, want 3:\n%s", got, logs)
 	}
-	if got := strings.Count(logs.String(), `provider=belvo seen=4 changed=0`); got != 3 {
+	if got := strings.Count(logs.String(), `provider=belvo checked=4 events=0 changed=0`); got != 3 {
 		t.Fatalf("%d belvo lines, want 3:\n%s", got, logs)
 	}
 }
