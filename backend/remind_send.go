@@ -158,11 +158,14 @@ func (r *Reminders) SendReminders(ctx context.Context, plan Plan, progress func(
 		return st.rep, err
 	}
 	st.rep.Recovered = plan.Recovered + recovered
-	// This run sends its own messages and those queued before it (left by
-	// an earlier run); what another person queues meanwhile, their run
-	// sends and reports.
-	scope := store.ClaimScope{Operator: r.Operator, Before: r.now()}
-	resumed, err := r.Store.QueuedReminders(ctx, plan.Channel)
+	// This run sends its own messages and those queued before its plan was
+	// made (left by an earlier run: the plan's Queued); what another
+	// person queues meanwhile, their run sends and reports.
+	scope := store.ClaimScope{Operator: r.Operator, Before: plan.CreatedAt}
+	if scope.Before.IsZero() { // no plan of its own: what the outbox holds now
+		scope.Before = r.now()
+	}
+	resumed, err := r.Store.QueuedRemindersIn(ctx, scope, plan.Channel)
 	if err != nil {
 		return st.rep, err
 	}

@@ -154,8 +154,15 @@ func (s *Store) OutboxCounts(ctx context.Context) (map[string]int, error) {
 
 // QueuedReminders counts channel's messages waiting to be sent.
 func (s *Store) QueuedReminders(ctx context.Context, channel string) (int, error) {
+	return s.QueuedRemindersIn(ctx, ClaimScope{}, channel)
+}
+
+// QueuedRemindersIn is QueuedReminders of the messages in scope only.
+func (s *Store) QueuedRemindersIn(ctx context.Context, scope ClaimScope, channel string) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM reminder_messages WHERE status = 'queued' AND channel = ?`, channel).Scan(&n)
+	cond, args := scope.sql()
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM reminder_messages WHERE status = 'queued' AND channel = ?`+cond,
+		append([]any{channel}, args...)...).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("store: counting queued reminders: %w", err)
 	}
