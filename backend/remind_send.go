@@ -68,15 +68,11 @@ type Failure struct {
 }
 
 // Summary is the report in one line: "12 sent · 2 skipped (1 cooldown,
-// 1 quiet hours) · 0 failed".
+// 1 quiet hours) · 0 failed". Messages someone else's reminder kept out come first when nothing was
+// sent: "1 not sent: dana reminded Hiro Schmidt just now · 0 skipped ·
+// 0 failed".
 func (rep Report) Summary() string {
-	s := fmt.Sprintf("%d sent", rep.Sent)
-	switch {
-	case rep.Recovered > 0:
-		s += fmt.Sprintf(" (%d resumed from an interrupted run, %d of them recovered mid-send)", rep.Resumed, rep.Recovered)
-	case rep.Resumed > 0:
-		s += fmt.Sprintf(" (%d resumed from an interrupted run)", rep.Resumed)
-	}
+	beaten := ""
 	if n := len(rep.Beaten); n > 0 {
 		var named []string
 		for _, b := range rep.Beaten[:min(n, maxBeatenNamed)] {
@@ -85,10 +81,27 @@ func (rep Report) Summary() string {
 		if n > maxBeatenNamed {
 			named = append(named, fmt.Sprintf("and %d more", n-maxBeatenNamed))
 		}
-		s += fmt.Sprintf(" · %d not sent: %s", n, strings.Join(named, "; "))
+		beaten = fmt.Sprintf("%d not sent: %s", n, strings.Join(named, "; "))
 	}
-	s += " · " + skipSummary(rep.Skipped)
-	s += fmt.Sprintf(" · %d failed", len(rep.Failed))
+	if rep.Sent == 0 && beaten != "" && rep.Resumed == 0 {
+		return beaten + " · " + skipSummary(rep.Skipped) + rep.tail()
+	}
+	s := fmt.Sprintf("%d sent", rep.Sent)
+	switch {
+	case rep.Recovered > 0:
+		s += fmt.Sprintf(" (%d resumed from an interrupted run, %d of them recovered mid-send)", rep.Resumed, rep.Recovered)
+	case rep.Resumed > 0:
+		s += fmt.Sprintf(" (%d resumed from an interrupted run)", rep.Resumed)
+	}
+	if beaten != "" {
+		s += " · " + beaten
+	}
+	return s + " · " + skipSummary(rep.Skipped) + rep.tail()
+}
+
+// tail is the end of the summary: failed, cancelled, still queued.
+func (rep Report) tail() string {
+	s := fmt.Sprintf(" · %d failed", len(rep.Failed))
 	if rep.Cancelled > 0 {
 		s += fmt.Sprintf(" · %d cancelled", rep.Cancelled)
 	}

@@ -69,7 +69,7 @@ func TestTheSecondOfTwoConfirmedSendsNamesTheFirst(t *testing.T) {
 	if rep.Sent != 0 || len(rep.Beaten) != 1 || rep.Skipped[remind.ReasonCooldown] != 0 {
 		t.Fatalf("lee's report: %+v", rep)
 	}
-	if s := rep.Summary(); s != "0 sent · 1 not sent: dana reminded Hiro Schmidt just now · 0 skipped · 0 failed" {
+	if s := rep.Summary(); s != "1 not sent: dana reminded Hiro Schmidt just now · 0 skipped · 0 failed" {
 		t.Fatalf("lee's summary: %q", s)
 	}
 	if b := rep.Beaten[0]; b.To != "hiro@example.com" || len(b.Connections) != 1 || b.Connections[0] != "plaid:hiro-login" {
@@ -119,7 +119,7 @@ func TestTwoAgentsRacingToRemindOneUserSendOneMessage(t *testing.T) {
 		if b := reps[loser].Beaten[0]; b.By != who || b.Name != "Hiro Schmidt" {
 			t.Fatalf("%s is told %+v, not that %s reminded Hiro", agents[loser].Operator, b, who)
 		}
-		if s := reps[loser].Summary(); !strings.Contains(s, "1 not sent: "+who+" ") || !strings.Contains(s, " Hiro Schmidt ") {
+		if s := reps[loser].Summary(); !strings.HasPrefix(s, "1 not sent: "+who+" ") || !strings.Contains(s, " Hiro Schmidt ") {
 			t.Fatalf("the loser's summary: %q", s)
 		}
 	}

@@ -33,7 +33,10 @@ func (m *Model) handleRemind(msg tea.Msg) (tea.Cmd, bool) {
 			return tea.Batch(m.fail("reminding", fmt.Errorf("%w (%s)", msg.err, msg.rep.Summary())), m.refreshCmd()), true
 		}
 		clear(m.marks)
-		return tea.Batch(m.report(len(msg.rep.Failed) == 0, msg.rep.Summary()), m.refreshCmd()), true
+		// Not sent because someone else reminded the user first is told as
+		// loudly as a failure: the agent believes they just reminded them.
+		ok := len(msg.rep.Failed) == 0 && len(msg.rep.Beaten) == 0
+		return tea.Batch(m.report(ok, msg.rep.Summary()), m.refreshCmd()), true
 	}
 	return nil, false
 }

@@ -24,10 +24,28 @@ func (m *Model) handleSync(msg tea.Msg) (tea.Cmd, bool) {
 	return nil, false
 }
 
-// syncNow starts a sync unless one is running.
+// sharedSync is Actions whose sync is shared with other sessions
+// (*backend.Backend with a sync gate: relink serve's): a Sync asked for
+// while another session's or the hub's runs waits for that one and
+// returns its result.
+type sharedSync interface {
+	SyncStatus() backend.SyncStatus
+}
+
+// syncNow starts a sync unless one is running here. While the hub's or
+// another session's runs, it says so at once, and follows that one: its
+// progress in the task, its result at the end (the backend joins it
+// rather than polling the providers a second time).
 func (m *Model) syncNow() tea.Cmd {
 	if m.syncRunning != 0 {
 		return m.report(true, "a sync is already running")
+	}
+	if s, ok := m.opts.Actions.(sharedSync); ok {
+		if st := s.SyncStatus(); st.Running {
+			note := fmt.Sprintf("a sync is already running, started by %s %s; its result will show here",
+				st.By, agoText(&st.Started, m.opts.Now()))
+			return tea.Batch(m.startSync(), m.report(true, note))
+		}
 	}
 	return m.startSync()
 }

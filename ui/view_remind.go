@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -223,6 +224,8 @@ func skipDetails(c *Context, p backend.Plan, w int, wrap bool) []string {
 		text := reasonText(g.reason) + ": " + strings.Join(names, ", ")
 		if len(g.skips) == 1 && g.skips[0].Detail != "" {
 			text += " · " + g.skips[0].Detail
+		} else if by := remindedBy(g.skips); by != "" {
+			text += " · reminded by " + by
 		}
 		if !wrap {
 			out = append(out, s.Subtle.Render(fit("  "+text, w, ic.Ellipsis)))
@@ -237,6 +240,18 @@ func skipDetails(c *Context, p backend.Plan, w int, wrap bool) []string {
 		}
 	}
 	return out
+}
+
+// remindedBy names who reminded the skipped users (queued or within
+// cooldown), when the outbox says: "dana, lee".
+func remindedBy(skips []backend.Skipped) string {
+	var by []string
+	for _, sk := range skips {
+		if sk.By != "" && !slices.Contains(by, sk.By) {
+			by = append(by, sk.By)
+		}
+	}
+	return strings.Join(by, ", ")
 }
 
 // reasonText is a skip reason as the preview words it.
