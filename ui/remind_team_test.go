@@ -17,7 +17,9 @@ func TestTwoAgentsRemindingOneUserAreToldOfEachOther(t *testing.T) {
 	rem, box := testReminders(t, st, fixedClock)
 	dana := newHarness(t, st, Options{Reminders: rem, Operator: "dana"}, 120, 35)
 	lee := newHarness(t, st, Options{Reminders: rem.As("lee"), Operator: "lee"}, 120, 35)
-	remindable := func(c store.Connection) bool { return c.Provider == "plaid" && c.Health.Category == health.LoginRequired }
+	remindable := func(c store.Connection) bool {
+		return c.Provider == "plaid" && c.Health.Category == health.LoginRequired
+	}
 	dana.selectWhere(remindable)
 	lee.selectWhere(remindable)
 	name := dana.selectedName(t)
