@@ -98,9 +98,11 @@ config file ($XDG_CONFIG_HOME/relink/templates).`,
 			}
 			if plan.Sends() == 0 {
 				fmt.Fprintln(a.stdout, "Nothing to send: "+plan.SkipSummary())
+				a.printReminded(plan)
 				return nil
 			}
 			fmt.Fprintln(a.stdout, planHeadline(plan))
+			a.printReminded(plan)
 			if !yes {
 				ok, err := a.confirm(fmt.Sprintf("Send %s?", textfmt.Plural(plan.Sends(), "reminder", "reminders")), plan.Sends())
 				if err != nil {
@@ -158,6 +160,30 @@ func planHeadline(p backend.Plan) string {
 		}
 	}
 	return s
+}
+
+// maxReminded is how many skips printReminded lists.
+const maxReminded = 10
+
+// printReminded lists the users skipped because someone reminded them
+// already (queued, or within cooldown), with who and when: "plaid:item-1
+// Hiro Schmidt  dana reminded them 12s ago (cooldown 24h)", so that two
+// people reminding the same users learn of each other.
+func (a *app) printReminded(p backend.Plan) {
+	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+	n := 0
+	for _, s := range p.Skipped {
+		if s.By == "" {
+			continue
+		}
+		if n++; n <= maxReminded {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", textfmt.Safe(s.Ref), safe(s.Name), textfmt.Safe(s.Detail))
+		}
+	}
+	tw.Flush()
+	if n > maxReminded {
+		fmt.Fprintf(a.stdout, "  … and %d more reminded already (relink remind --dry-run lists them all)\n", n-maxReminded)
+	}
 }
 
 // printPlan lists who would get what, why the others would not, and a sample.

@@ -277,3 +277,31 @@ func TestReportShowsTheReconnectFunnel(t *testing.T) {
 		}
 	}
 }
+
+// Two people reminding the same user from the hub's command line: the
+// second is told who reminded them and when, not only "1 cooldown".
+func TestRemindNamesWhoRemindedTheUserAlready(t *testing.T) {
+	c, box := remindCLI(t)
+	cfg, err := os.ReadFile(c.env["RELINK_CONFIG"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	as := func(who string) {
+		if err := os.WriteFile(c.env["RELINK_CONFIG"], append([]byte("operator = \""+who+"\"\n"), cfg...), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	as("dana")
+	if out, errs, code := c.run("", "remind", "plaid:item-reset", "--yes"); code != 0 || !strings.HasPrefix(out, "1 reminder") {
+		t.Fatalf("dana's remind: %d %s %s", code, out, errs)
+	}
+	as("lee")
+	out, errs, code := c.run("", "remind", "plaid:item-reset", "--yes")
+	if code != 0 || box.Count() != 1 {
+		t.Fatalf("lee's remind: exit %d, %d messages: %s %s", code, box.Count(), out, errs)
+	}
+	if !strings.Contains(out, "Nothing to send: 1 skipped (1 cooldown)") ||
+		!regexp.MustCompile(`plaid:item-reset\s+User u-bob\s+dana reminded them (just now|\d+s ago) \(cooldown 24h\)`).MatchString(out) {
+		t.Fatalf("lee is not told dana reminded Bob:\n%s", out)
+	}
+}
