@@ -62,7 +62,7 @@ func (a *app) dashboard(ctx context.Context, f dashboardFlags) error {
 	var rem *backend.Reminders
 	if f.demo {
 		fmt.Fprintln(a.stderr, "relink: starting the demo (provider emulators on loopback, a throwaway cache)…")
-		e, rem, err = a.openDemo(ctx, cfg, f.demoSize)
+		e, rem, err = a.openDemo(ctx, cfg, f.demoSize, nil)
 	} else if e, err = a.open(ctx); err == nil {
 		if rem, err = a.reminders(e); err != nil {
 			e.Close()

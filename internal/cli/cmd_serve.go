@@ -1,14 +1,9 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
-	"os/signal"
-	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
@@ -80,15 +75,17 @@ going down, the requests in flight and the reminders being sent finish.`,
 				return err
 			}
 			defer rem.Close()
-			g, gctx := errgroup.WithContext(ctx)
+			var ssh *hubSSH
 			if e.cfg.SSH.Addr != "" {
-				if err := a.serveSSH(gctx, g, e, rem, changes, log); err != nil {
+				if ssh, err = listenSSH(e, rem, log); err != nil {
 					ln.Close()
 					srv.Close()
 					return err
 				}
+				ssh.reload = a.reloadPeople
 			}
-			a.serveHub(gctx, g, e, rem, log)
+			g, gctx := errgroup.WithContext(ctx)
+			a.runHub(gctx, g, e, rem, changes, ssh, log)
 			g.Go(func() error { return srv.Serve(gctx, ln) })
 			err = g.Wait()
 			log.Info("relink serve stopped")
@@ -99,79 +96,28 @@ going down, the requests in flight and the reminders being sent finish.`,
 	return cmd
 }
 
-// serveSSH starts the dashboard over SSH ([ssh] addr) in g, until ctx
-// ends: its host key beside the database unless ssh.host_key_file, its
-// fingerprint logged for people to check. SIGHUP re-reads the config's
-// [[people]] (and reminders.agent_bulk_limit): sessions of people removed
-// or given another role end, the others go on.
-func (a *app) serveSSH(ctx context.Context, g *errgroup.Group, e *env, rem *backend.Reminders, changes *notices, log *slog.Logger) error {
+// listenSSH makes the dashboard over SSH of relink serve ([ssh] addr) and
+// listens for it: its host key beside the database unless
+// ssh.host_key_file, its fingerprint logged for people to check.
+func listenSSH(e *env, rem *backend.Reminders, log *slog.Logger) (*hubSSH, error) {
 	hostKey := e.cfg.SSH.HostKeyFile
 	if hostKey == "" {
 		hostKey = sshd.HostKeyPath(e.st.Path())
 	}
 	hub, err := newHub(e.cfg, e, rem, hostKey, log)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ln, err := net.Listen("tcp", e.cfg.SSH.Addr)
 	if err != nil {
-		return fmt.Errorf("listening for SSH on %s: %w; choose another ssh.addr", e.cfg.SSH.Addr, err)
+		return nil, fmt.Errorf("listening for SSH on %s: %w; choose another ssh.addr", e.cfg.SSH.Addr, err)
 	}
 	log.Info("relink serve: the dashboard over SSH", "addr", ln.Addr().String(), "host_key", hub.Fingerprint(),
 		"host_key_file", hostKey, "people", len(e.cfg.People))
 	if len(e.cfg.People) == 0 {
 		log.Warn("ssh: no [[people]] in the config: every key will be refused")
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	g.Go(func() error {
-		defer signal.Stop(hup)
-		for {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-hup:
-				a.reloadPeople(hub, log)
-			}
-		}
-	})
-	changes.listen(hub.Notify)
-	g.Go(func() error { return hub.Serve(ctx, ln) })
-	return nil
-}
-
-// serveHub starts, in g until ctx ends, the hub's sync for everyone at
-// serve.sync_interval (when there is a provider to sync) and its outbox
-// run every outboxEvery (when a reminder channel is configured and ready).
-func (a *app) serveHub(ctx context.Context, g *errgroup.Group, e *env, rem *backend.Reminders, log *slog.Logger) {
-	if every := e.cfg.Serve.SyncInterval.Duration; every > 0 && len(e.backend.Providers) > 0 {
-		log.Info("serve: syncing every provider for everyone", "every", every.String())
-		g.Go(func() error {
-			t := time.NewTicker(every)
-			defer t.Stop()
-			syncLoop(ctx, e.backend, t.C, log)
-			return nil
-		})
-	} else if every == 0 {
-		log.Info("serve: serve.sync_interval is off: the cache changes by webhooks only")
-	}
-	var channels []string
-	for _, ch := range rem.Channels() {
-		if err := rem.Ready(ch); err != nil {
-			log.Warn("serve: the outbox will not send on this channel", "channel", ch, "err", err)
-			continue
-		}
-		channels = append(channels, ch)
-	}
-	if len(channels) == 0 {
-		return
-	}
-	g.Go(func() error {
-		t := time.NewTicker(outboxEvery)
-		defer t.Stop()
-		outboxLoop(ctx, readyOutbox{rem, channels}, t.C, outboxGrace, log)
-		return nil
-	})
+	return &hubSSH{srv: hub, ln: ln}, nil
 }
 
 // readyOutbox is the reminders with only the channels ready to send.

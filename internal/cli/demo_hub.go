@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	gossh "golang.org/x/crypto/ssh"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/relink/relink/config"
 	"github.com/relink/relink/server"
@@ -22,13 +23,17 @@ import (
 // Instead of opening the dashboard here, it serves it over SSH to one demo
 // person (a lead) whose key pair it makes in a throwaway folder, and prints
 // the ssh command that opens it (with a known_hosts file that holds the
-// hub's key, so nothing asks to trust it). It runs until interrupted.
+// hub's key, so nothing asks to trust it). It runs relink serve's hub
+// (runHub): the sync at serve.sync_interval, the outbox, and the notice
+// to every session when the cache changes, so what one session does shows
+// in the others at once. It runs until interrupted.
 func (a *app) demoHub(ctx context.Context, cfg config.Config, f dashboardFlags) error {
 	if _, _, err := net.SplitHostPort(f.sshAddr); err != nil {
 		return usagef("--ssh-addr %q is not HOST:PORT (e.g. 127.0.0.1:2222)", f.sshAddr)
 	}
 	fmt.Fprintln(a.stderr, "relink: starting the demo (provider emulators on loopback, a throwaway cache)…")
-	e, rem, err := a.openDemo(ctx, cfg, f.demoSize)
+	changes := &notices{}
+	e, rem, err := a.openDemo(ctx, cfg, f.demoSize, changes.Notify)
 	if err != nil {
 		return err
 	}
@@ -49,6 +54,7 @@ func (a *app) demoHub(ctx context.Context, cfg config.Config, f dashboardFlags) 
 	if f.theme != "" {
 		cfg.UI.Theme = f.theme
 	}
+	e.cfg = cfg                                       // the hub's loops read serve.sync_interval from it
 	log := server.NewLogger(a.stderr, slog.LevelInfo) // this terminal is not the dashboard's: who logs in, who is refused
 	hub, err := newHub(cfg, e, rem, filepath.Join(dir, "ssh_host_ed25519_key"), log)
 	if err != nil {
@@ -75,7 +81,9 @@ func (a *app) demoHub(ctx context.Context, cfg config.Config, f dashboardFlags) 
 		port, shellQuote(keyFile), shellQuote(knownHosts), host)
 	fmt.Fprintf(a.stdout, "The reminders it sends arrive in a local mailbox; read them and click their links at:\n\n  %s\n\n", e.mailbox)
 	fmt.Fprintf(a.stdout, "Its reconnect funnel, from another terminal:\n\n  RELINK_DB=%s relink report\n\nCtrl+C stops the demo.\n", shellQuote(e.st.Path()))
-	return hub.Serve(ctx, ln)
+	g, gctx := errgroup.WithContext(ctx)
+	a.runHub(gctx, g, e, rem, changes, &hubSSH{srv: hub, ln: ln}, log)
+	return g.Wait()
 }
 
 // writeDemoKey makes an ed25519 key pair for the demo person: the private

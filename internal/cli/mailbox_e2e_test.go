@@ -32,7 +32,7 @@ func TestDemoMailboxPageClickRepairs(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	a := &app{stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }}
-	e, rem, err := a.openDemo(ctx, config.Config{Operator: "dana"}, 300)
+	e, rem, err := a.openDemo(ctx, config.Config{Operator: "dana"}, 300, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

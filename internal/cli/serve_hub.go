@@ -1,18 +1,109 @@
 package cli
 
-// relink serve's own work as the team's hub, beside the HTTP and SSH
-// servers: the sync it runs for everyone at serve.sync_interval, the
-// outbox it sends, and the notice that tells every open dashboard the
-// cache changed.
+// relink serve's own work as the team's hub, beside the HTTP server: the
+// dashboard over SSH, the sync it runs for everyone at
+// serve.sync_interval, the outbox it sends, and the notice that tells
+// every open dashboard the cache changed. relink --demo --ssh-addr runs
+// the same (runHub).
 
 import (
 	"context"
 	"log/slog"
+	"net"
+	"os"
+	"os/signal"
 	"sync"
+	"syscall"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/relink/relink/backend"
+	"github.com/relink/relink/sshd"
 )
+
+// hubName is who the hub's own sync is by, in every session's "a sync is
+// already running, started by the hub 20s ago" and the audit log.
+const hubName = "the hub"
+
+// hubSSH is the hub's dashboard over SSH and where it listens; reload,
+// when set, re-reads [[people]] on SIGHUP.
+type hubSSH struct {
+	srv    *sshd.Server
+	ln     net.Listener
+	reload func(*sshd.Server, *slog.Logger)
+}
+
+// runHub starts, in g until ctx ends, what makes e a team's hub: every
+// SSH session's dashboard (when ssh is set), told by changes whenever the
+// cache changes (a stored webhook batch, a sync, anyone's act: the caller
+// sets e.backend.OnChange to changes.Notify before it builds the server
+// and the reminders); the sync for everyone at serve.sync_interval; and
+// the outbox run every outboxEvery. One sync gate is shared by the hub's
+// sync and every session's (backend.SyncGate), so a ctrl+r during the
+// hub's sync follows it instead of polling the providers again. relink
+// serve and relink --demo --ssh-addr both run this.
+func (a *app) runHub(ctx context.Context, g *errgroup.Group, e *env, rem *backend.Reminders, changes *notices, ssh *hubSSH, log *slog.Logger) {
+	if e.backend.Syncs == nil { // before any session copies the backend
+		e.backend.Syncs = backend.NewSyncGate()
+	}
+	if ssh != nil {
+		if ssh.reload != nil {
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			g.Go(func() error {
+				defer signal.Stop(hup)
+				for {
+					select {
+					case <-ctx.Done():
+						return nil
+					case <-hup:
+						ssh.reload(ssh.srv, log)
+					}
+				}
+			})
+		}
+		changes.listen(ssh.srv.Notify)
+		g.Go(func() error { return ssh.srv.Serve(ctx, ssh.ln) })
+	}
+	a.serveHub(ctx, g, e, rem, log)
+}
+
+// serveHub starts, in g until ctx ends, the hub's sync for everyone at
+// serve.sync_interval (when there is a provider to sync), by hubName, and
+// its outbox run every outboxEvery (when a reminder channel is configured
+// and ready).
+func (a *app) serveHub(ctx context.Context, g *errgroup.Group, e *env, rem *backend.Reminders, log *slog.Logger) {
+	if every := e.cfg.Serve.SyncInterval.Duration; every > 0 && len(e.backend.Providers) > 0 {
+		log.Info("serve: syncing every provider for everyone", "every", every.String())
+		hub := e.backend.As(hubName)
+		g.Go(func() error {
+			t := time.NewTicker(every)
+			defer t.Stop()
+			syncLoop(ctx, hub, t.C, log)
+			return nil
+		})
+	} else if every == 0 {
+		log.Info("serve: serve.sync_interval is off: the cache changes by webhooks only")
+	}
+	var channels []string
+	for _, ch := range rem.Channels() {
+		if err := rem.Ready(ch); err != nil {
+			log.Warn("serve: the outbox will not send on this channel", "channel", ch, "err", err)
+			continue
+		}
+		channels = append(channels, ch)
+	}
+	if len(channels) == 0 {
+		return
+	}
+	g.Go(func() error {
+		t := time.NewTicker(outboxEvery)
+		defer t.Stop()
+		outboxLoop(ctx, readyOutbox{rem, channels}, t.C, outboxGrace, log)
+		return nil
+	})
+}
 
 // outboxEvery is how often relink serve sends what the outbox holds
 // (reminders a session queued and did not finish, or left by a killed run).

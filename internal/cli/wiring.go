@@ -128,9 +128,15 @@ func (a *app) open(ctx context.Context) (*env, error) {
 // sync) with its in-process relink serve, and its reminders sent by email
 // to a local mailbox on loopback: a real SMTP conversation that never
 // leaves the machine. The mailbox has a web page on loopback (env.mailbox)
-// where the newcomer reads what was sent and clicks its links.
-func (a *app) openDemo(ctx context.Context, cfg config.Config, connections int) (*env, *backend.Reminders, error) {
-	d, err := demo.Start(ctx, demo.Options{Connections: connections, Operator: operatorOr(cfg), Handler: demoServer})
+// where the newcomer reads what was sent and clicks its links. onChange
+// (may be nil) becomes the backend's OnChange before the server and the
+// reminders copy it: the demo hub's notice to every session.
+func (a *app) openDemo(ctx context.Context, cfg config.Config, connections int, onChange func()) (*env, *backend.Reminders, error) {
+	handler := func(de *demo.Env) (http.Handler, error) {
+		de.Backend.OnChange = onChange
+		return demoServer(de)
+	}
+	d, err := demo.Start(ctx, demo.Options{Connections: connections, Operator: operatorOr(cfg), Handler: handler})
 	if err != nil {
 		return nil, nil, err
 	}
