@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/relink/relink/internal/textfmt"
+	"github.com/relink/relink/ui"
 )
 
 // Exit codes of the public contract.
@@ -38,6 +39,9 @@ type app struct {
 	configPath     string
 	dbPath         string
 	args           []string // as given, for telling a mistyped command from a bad flag
+	// tuneSession, when set, adjusts each SSH session's dashboard options
+	// (tests only; nil in relink).
+	tuneSession func(*ui.Options)
 }
 
 // Run executes one relink invocation and returns its exit status.

@@ -104,7 +104,7 @@ func listenSSH(e *env, rem *backend.Reminders, log *slog.Logger) (*hubSSH, error
 	if hostKey == "" {
 		hostKey = sshd.HostKeyPath(e.st.Path())
 	}
-	hub, err := newHub(e.cfg, e, rem, hostKey, log)
+	hub, err := newHub(e.cfg, e, rem, hostKey, log, nil)
 	if err != nil {
 		return nil, err
 	}

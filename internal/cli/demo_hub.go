@@ -56,7 +56,7 @@ func (a *app) demoHub(ctx context.Context, cfg config.Config, f dashboardFlags) 
 	}
 	e.cfg = cfg                                       // the hub's loops read serve.sync_interval from it
 	log := server.NewLogger(a.stderr, slog.LevelInfo) // this terminal is not the dashboard's: who logs in, who is refused
-	hub, err := newHub(cfg, e, rem, filepath.Join(dir, "ssh_host_ed25519_key"), log)
+	hub, err := newHub(cfg, e, rem, filepath.Join(dir, "ssh_host_ed25519_key"), log, a.tuneSession)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
@@ -13,13 +14,16 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/relink/relink/internal/cli"
 	"github.com/relink/relink/provider/sandbox"
+	"github.com/relink/relink/ui"
 )
 
 // TestDashboardOverSSHInTmux runs the real relink serve with [ssh] on a
@@ -342,4 +346,117 @@ func TestDemoOverSSHInTmux(t *testing.T) {
 	})
 	tm.keys("q")
 	tm.waitFor("the session's end", 10*time.Second, func(s string) bool { return !strings.Contains(s, "? help") })
+}
+
+// lockedBuffer is a bytes.Buffer written by one goroutine and read by another.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+// TestDemoHubSessionsSeeEachOthersActInTmux runs relink --demo --ssh-addr
+// in this process, with every session's periodic re-read of the cache an
+// hour away, and two OpenSSH sessions to it in tmux. A reminder sent in
+// one shows in the other's row at once: only the hub's notice (runHub, as
+// relink serve wires it) can have shown it. The other, reminding the same
+// user, is told it was reminded just now.
+func TestDemoHubSessionsSeeEachOthersActInTmux(t *testing.T) {
+	if _, err := exec.LookPath("ssh"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("ssh is not installed; CI must install openssh-client (.ci/run)")
+		}
+		t.Skip("ssh is not installed")
+	}
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed")
+	}
+	dir := t.TempDir()
+	env := map[string]string{"HOME": dir, "XDG_CONFIG_HOME": filepath.Join(dir, "config")}
+	var stdout, stderr lockedBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() {
+		served <- cli.DemoHub(ctx, "127.0.0.1:0", 400, &stdout, &stderr, func(k string) string { return env[k] },
+			func(o *ui.Options) { o.RefreshInterval = time.Hour })
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-served:
+		case <-time.After(15 * time.Second):
+			t.Error("the demo hub did not stop")
+		}
+	})
+	var command string
+	deadline := time.Now().Add(90 * time.Second)
+	for command == "" {
+		if m := regexp.MustCompile(`(?m)^  (ssh -p .*)$`).FindStringSubmatch(stdout.String()); m != nil {
+			command = m[1]
+			break
+		}
+		select {
+		case err := <-served:
+			t.Fatalf("the demo hub stopped (%v):\n%s\n%s", err, stdout.String(), stderr.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no ssh command printed:\n%s", stdout.String())
+		}
+	}
+
+	sessions := []*tmux{newTmux(t, dir), newTmux(t, dir)}
+	firstRow := regexp.MustCompile(`(?m)^›  (\S+ \S+) .*$`)
+	var name string
+	for _, tm := range sessions {
+		tm.run("new-session", "-d", "-s", tm.session, "-x", "120", "-y", "35", command+"; sleep 60")
+		tm.waitFor("the demo's dashboard over SSH", 30*time.Second, func(s string) bool {
+			return strings.Contains(s, "demo · lead") && firstRow.MatchString(s)
+		})
+		row := firstRow.FindStringSubmatch(tm.capture())
+		if name == "" {
+			name = row[1]
+		}
+		if row[1] != name || !strings.Contains(row[0], " never ") {
+			t.Fatalf("the sessions do not open on the same unreminded user: %q", row[0])
+		}
+	}
+	one, other := sessions[0], sessions[1]
+	rowOf := func(s string) string {
+		if m := firstRow.FindStringSubmatch(s); m != nil && m[1] == name {
+			return m[0]
+		}
+		return ""
+	}
+
+	one.keys("r")
+	one.waitFor("the preview", 15*time.Second, func(s string) bool { return strings.Contains(s, "Send 1 reminder to "+name) })
+	// The dialog swallows keys until input has been quiet a moment: y
+	// again until it is taken.
+	for sent := false; !sent; {
+		one.keys("y")
+		until := time.Now().Add(time.Second)
+		for !sent && time.Now().Before(until) {
+			sent = strings.Contains(one.capture(), "1 sent")
+			time.Sleep(50 * time.Millisecond)
+		}
+		if time.Now().After(deadline.Add(60 * time.Second)) {
+			t.Fatalf("the reminder was not sent:\n%s", one.capture())
+		}
+	}
+	other.waitFor("the reminder in the other session's row", 15*time.Second, func(s string) bool {
+		return strings.Contains(rowOf(s), " just now ")
+	})
+
+	other.keys("r")
+	other.waitFor("the other session told it was reminded", 15*time.Second, func(s string) bool {
+		flat := strings.Join(strings.Fields(s), " ")
+		return strings.Contains(flat, "Nothing to send.") && strings.Contains(flat, "you reminded them just now")
+	})
 }

@@ -238,7 +238,9 @@ func newServer(st *store.Store, b *backend.Backend, log *slog.Logger, belvoAutho
 // rem as its person (backend.As), so the audit log and the histories name
 // them. Sessions do not sync on a timer (ui.sync_interval is the local
 // dashboard's): ten open sessions would poll the providers ten times.
-func newHub(cfg config.Config, e *env, rem *backend.Reminders, hostKey string, log *slog.Logger) (*sshd.Server, error) {
+// tune, when set, adjusts each session's options last (tests: an hour
+// between re-reads, so that only the hub's notice can show a change).
+func newHub(cfg config.Config, e *env, rem *backend.Reminders, hostKey string, log *slog.Logger, tune func(*ui.Options)) (*sshd.Server, error) {
 	people, err := sshPeople(cfg)
 	if err != nil {
 		return nil, err
@@ -260,6 +262,9 @@ func newHub(cfg config.Config, e *env, rem *backend.Reminders, hostKey string, l
 			}
 			if len(channels) > 0 {
 				o.Reminders, o.RemindChannel = acts, channels[0]
+			}
+			if tune != nil {
+				tune(&o)
 			}
 			return o
 		}})
