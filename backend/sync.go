@@ -91,6 +91,7 @@ func (d *Backend) Sync(ctx context.Context, only []string, progress func(SyncPro
 		return nil, err
 	}
 	if own {
+		d.changed() // every session hears a sync began, and may follow it (FollowSync)
 		reports, err := d.syncAll(ctx, names, func(p SyncProgress) { d.Syncs.report(run, p) })
 		d.Syncs.finish(run, reports, err, d.now())
 		return reports, err
@@ -100,8 +101,14 @@ func (d *Backend) Sync(ctx context.Context, only []string, progress func(SyncPro
 	case <-ctx.Done():
 		return nil, fmt.Errorf("waiting for the sync %s started: %w", run.by, ctx.Err())
 	}
+	return onlyOf(run.reports, names)
+}
+
+// onlyOf is the reports of the providers names, of a sync of these or
+// more, and their failures joined.
+func onlyOf(reports []SyncReport, names []string) ([]SyncReport, error) {
 	var out []SyncReport
-	for _, r := range run.reports { // only what was asked for, of a wider sync
+	for _, r := range reports {
 		if slices.Contains(names, r.Provider) {
 			out = append(out, r)
 		}

@@ -101,15 +101,7 @@ func (g *SyncGate) enter(ctx context.Context, names []string, by string, now tim
 			return r, true, nil
 		}
 		if covers(r.names, names) {
-			r.waiting++
-			if progress != nil {
-				for _, n := range r.names { // what it has done so far, then the rest as it comes
-					if p, ok := r.progress[n]; ok {
-						progress(p)
-					}
-				}
-				r.watchers = append(r.watchers, progress)
-			}
+			g.joinLocked(r, progress)
 			g.mu.Unlock()
 			return r, false, nil
 		}
@@ -120,6 +112,53 @@ func (g *SyncGate) enter(ctx context.Context, names []string, by string, now tim
 			return nil, false, fmt.Errorf("waiting for the running sync (started by %s) to end: %w", r.by, ctx.Err())
 		}
 	}
+}
+
+// join joins the running sync, if any: its progress so far and as it
+// comes to progress. Nil when none runs.
+func (g *SyncGate) join(progress func(SyncProgress)) *syncRun {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.run != nil {
+		g.joinLocked(g.run, progress)
+	}
+	return g.run
+}
+
+// joinLocked adds a waiter to r, g.mu held: progress gets what r has done
+// so far, then the rest as it comes.
+func (g *SyncGate) joinLocked(r *syncRun, progress func(SyncProgress)) {
+	r.waiting++
+	if progress == nil {
+		return
+	}
+	for _, n := range r.names {
+		if p, ok := r.progress[n]; ok {
+			progress(p)
+		}
+	}
+	r.watchers = append(r.watchers, progress)
+}
+
+// FollowSync waits for the sync running through the gate (the hub's, or
+// another session's), passing its progress to progress, and returns its
+// result and true; when none runs it returns at once with false, and
+// never starts one. Every session follows the hub's sync this way, told
+// of its start by OnChange.
+func (d *Backend) FollowSync(ctx context.Context, progress func(SyncProgress)) ([]SyncReport, bool, error) {
+	if d.Syncs == nil {
+		return nil, false, nil
+	}
+	r := d.Syncs.join(progress)
+	if r == nil {
+		return nil, false, nil
+	}
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		return nil, true, fmt.Errorf("following the sync %s started: %w", r.by, ctx.Err())
+	}
+	return slices.Clone(r.reports), true, r.err
 }
 
 // report passes a progress count to every caller of the run.

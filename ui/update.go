@@ -56,7 +56,7 @@ func (m *Model) handleTimer(msg tea.Msg) (tea.Cmd, bool) {
 	case refreshTickMsg:
 		return tea.Batch(m.refreshCmd(), m.after(m.opts.RefreshInterval, refreshTickMsg{})), true
 	case changedMsg: // the re-read, then the next notice: one re-read at a time
-		return tea.Sequence(m.refreshCmd(), m.waitChanged()), true
+		return tea.Batch(tea.Sequence(m.refreshCmd(), m.waitChanged()), m.followSync()), true
 	case syncTickMsg:
 		var cmd tea.Cmd
 		if m.syncRunning == 0 {

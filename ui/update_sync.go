@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -20,8 +21,58 @@ func (m *Model) handleSync(msg tea.Msg) (tea.Cmd, bool) {
 		m.endTask(msg.task)
 		m.syncRunning, m.syncProgress = 0, nil
 		return tea.Batch(m.report(msg.err == nil, syncSummary(msg.reports, msg.err)), m.refreshCmd(), m.insightsCmd()), true
+	case followDoneMsg:
+		m.endTask(msg.task)
+		m.syncRunning, m.syncProgress = 0, nil
+		if !msg.ok { // it had ended already: the re-read shows what it did
+			return nil, true
+		}
+		text := msg.by + " " + syncSummary(msg.reports, msg.err)
+		return tea.Batch(m.report(msg.err == nil, text), m.refreshCmd(), m.insightsCmd()), true
 	}
 	return nil, false
+}
+
+// followDoneMsg ends a followed sync (followSync): ok is false when it had
+// ended before it could be joined.
+type followDoneMsg struct {
+	task    int
+	by      string
+	reports []backend.SyncReport
+	err     error
+	ok      bool
+}
+
+// sharedSyncFollower is Actions whose running sync can be followed
+// without starting one (*backend.Backend with a sync gate).
+type sharedSyncFollower interface {
+	sharedSync
+	FollowSync(ctx context.Context, progress func(backend.SyncProgress)) ([]backend.SyncReport, bool, error)
+}
+
+// followSync, on the hub's notice that the cache changed, shows a sync
+// that the hub or another session runs as if it were this session's: its
+// progress in a task, its result ("the hub synced plaid 40 checked") at
+// the end. It never starts a sync, and does nothing while this session
+// runs or follows one.
+func (m *Model) followSync() tea.Cmd {
+	f, ok := m.opts.Actions.(sharedSyncFollower)
+	if !ok || m.syncRunning != 0 {
+		return nil
+	}
+	st := f.SyncStatus()
+	if !st.Running {
+		return nil
+	}
+	id, spin := m.startTask(st.By + "'s sync")
+	m.syncRunning, m.syncProgress = id, map[string]backend.SyncProgress{}
+	ctx := m.ctx
+	return tea.Batch(spin, runAsync(func(progress func(backend.SyncProgress)) tea.Msg {
+		reports, ok, err := f.FollowSync(ctx, progress)
+		return followDoneMsg{task: id, by: st.By, reports: reports, err: err, ok: ok}
+	}, func(p backend.SyncProgress, more stream) tea.Msg {
+		return syncProgressMsg{task: id, p: p, more: more}
+	}))
 }
 
 // sharedSync is Actions whose sync is shared with other sessions
@@ -37,15 +88,18 @@ type sharedSync interface {
 // progress in the task, its result at the end (the backend joins it
 // rather than polling the providers a second time).
 func (m *Model) syncNow() tea.Cmd {
-	if m.syncRunning != 0 {
-		return m.report(true, "a sync is already running")
-	}
 	if s, ok := m.opts.Actions.(sharedSync); ok {
 		if st := s.SyncStatus(); st.Running {
-			note := fmt.Sprintf("a sync is already running, started by %s %s; its result will show here",
-				st.By, agoText(&st.Started, m.opts.Now()))
-			return tea.Batch(m.startSync(), m.report(true, note))
+			note := m.report(true, fmt.Sprintf("a sync is already running, started by %s %s; its result will show here",
+				st.By, agoText(&st.Started, m.opts.Now())))
+			if m.syncRunning != 0 { // shown here already
+				return note
+			}
+			return tea.Batch(m.startSync(), note)
 		}
+	}
+	if m.syncRunning != 0 {
+		return m.report(true, "a sync is already running")
 	}
 	return m.startSync()
 }
