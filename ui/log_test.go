@@ -165,3 +165,18 @@ func BenchmarkMessagesLogFrame(b *testing.B) {
 		_ = h.m.render()
 	}
 }
+
+// A sync failing with an error of several lines (a provider's answer
+// quoted under the first) shows its first line on the status line and the
+// rest in the log.
+func TestASyncErrorOfSeveralLinesIsWholeInTheLog(t *testing.T) {
+	st := newStore(t)
+	h := newHarness(t, st, Options{Actions: failingSync{realDesk(st), errors.New("plaid: /item/get answered 500\nrequest id 7f3c9a: retry later")}}, 120, 35)
+	h.press("ctrl+r")
+	status := h.line("sync failed")
+	if !strings.Contains(status, "sync failed: plaid: /item/get answered 500 … L: messages") || strings.Contains(status, "7f3c9a") {
+		t.Fatalf("status %q", status)
+	}
+	h.press("L")
+	mustContain(t, boxText(h), "request id 7f3c9a: retry later")
+}

@@ -20,7 +20,7 @@ func (m *Model) handleSync(msg tea.Msg) (tea.Cmd, bool) {
 	case syncDoneMsg:
 		m.endTask(msg.task)
 		m.syncRunning, m.syncProgress = 0, nil
-		return tea.Batch(m.report(msg.err == nil, syncSummary(msg.reports, msg.err)), m.refreshCmd(), m.insightsCmd()), true
+		return tea.Batch(m.reportWhole(msg.err == nil, syncSummary(msg.reports, msg.err)), m.refreshCmd(), m.insightsCmd()), true
 	case followDoneMsg:
 		m.endTask(msg.task)
 		m.syncRunning, m.syncProgress = 0, nil
@@ -28,7 +28,7 @@ func (m *Model) handleSync(msg tea.Msg) (tea.Cmd, bool) {
 			return nil, true
 		}
 		text := msg.by + " " + syncSummary(msg.reports, msg.err)
-		return tea.Batch(m.report(msg.err == nil, text), m.refreshCmd(), m.insightsCmd()), true
+		return tea.Batch(m.reportWhole(msg.err == nil, text), m.refreshCmd(), m.insightsCmd()), true
 	}
 	return nil, false
 }
@@ -161,7 +161,7 @@ func syncSummary(reports []backend.SyncReport, err error) string {
 		text += fmt.Sprintf(" (%d changed)", changed)
 	}
 	if err != nil {
-		msg, _, _ := strings.Cut(err.Error(), "\n")
+		msg := err.Error() // whole: the status line shows its first line, the log all of it
 		if len(parts) == 0 {
 			return "sync failed: " + msg
 		}

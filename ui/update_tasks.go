@@ -79,6 +79,13 @@ func (m *Model) fail(what string, err error) tea.Cmd {
 	return m.show(false, first, full)
 }
 
+// reportWhole shows text's first line on the status line and all of it in
+// the messages log: a sync's error may run to several lines.
+func (m *Model) reportWhole(ok bool, text string) tea.Cmd {
+	first, _, _ := strings.Cut(text, "\n")
+	return m.show(ok, first, text)
+}
+
 // stream is where the messages of an operation running in the background
 // come from, one at a time (runAsync).
 type stream struct{ ch <-chan tea.Msg }
