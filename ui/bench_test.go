@@ -184,3 +184,18 @@ func BenchmarkFindAnyone(b *testing.B) {
 		_ = h.m.render()
 	}
 }
+
+// BenchmarkKeyFrame: j and k alternately (the cursor moves, no page is read)
+// and the frame after each: the key path of the SSH sessions' benchmark
+// (sshd.BenchmarkSessions), the dashboard's own share of it.
+func BenchmarkKeyFrame(b *testing.B) {
+	h := newHarness(b, benchStore(b), Options{}, 120, 35)
+	keys := []tea.KeyPressMsg{keyPress("j"), keyPress("k")}
+	i := 0
+	b.ResetTimer()
+	for b.Loop() {
+		h.send(keys[i%2])
+		i++
+		_ = h.m.render()
+	}
+}

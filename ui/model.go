@@ -119,6 +119,7 @@ type Model struct {
 	quitting     bool
 	refused      []refusal  // the keys of actions this dashboard withholds, and why (roles.go)
 	log          messageLog // every result the status line showed, whole (view_log.go)
+	memo         memos      // the panes drawn in the last frame, drawn again only when their inputs change (memo.go)
 }
 
 // task is a running operation shown with a spinner in the status line.

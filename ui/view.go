@@ -29,7 +29,7 @@ func (m *Model) render() string {
 	if m.lay.tooSmall {
 		return renderTooSmall(c)
 	}
-	l := m.lay
+	l, style := m.lay, m.styleKey()
 	table := renderTable(c, m.tableData(), l.tableW, l.tableH)
 	var pane string
 	switch {
@@ -37,24 +37,26 @@ func (m *Model) render() string {
 		conn, ok := m.selected()
 		pane = renderDetail(c, m.detailData(conn, ok), l.paneW, l.paneH)
 	default:
-		pane = renderInsights(c, m.insightsData(), l.paneW, l.paneH)
+		d := m.insightsData()
+		pane = m.memo.insights.draw(style, l.paneW, l.paneH, d, func() string { return renderInsights(c, d, l.paneW, l.paneH) })
 	}
 	var main string
 	if l.paneBelow {
 		main = table + "\n" + pane
 	} else {
-		main = lipgloss.JoinHorizontal(lipgloss.Top, table, " ", pane)
+		main = m.memo.beside(table, pane) // lipgloss.JoinHorizontal(lipgloss.Top, table, " ", pane)
 	}
 	tabs, gi := m.groups, m.gi
 	if m.everyone { // the lookup of anyone shows as a tab of its own while open
 		tabs, gi = append(append([]group(nil), m.groups...), m.group()), len(m.groups)
 	}
+	mode := m.footerMode()
 	screen := strings.Join([]string{
-		renderTabs(c, tabs, gi, m.opts.Operator, c.Width),
+		m.memo.tabs.draw(style, c.Width, 0, m.tabsInput(tabs, gi), func() string { return renderTabs(c, tabs, gi, m.opts.Operator, c.Width) }),
 		m.renderViewBar(),
 		main,
 		renderStatus(c, m.statusData(), c.Width),
-		renderFooter(c, m.footerMode(), c.Width),
+		m.memo.footer.draw(style, c.Width, 0, footerIn{mode: mode, keys: c.Keys}, func() string { return renderFooter(c, mode, c.Width) }),
 	}, "\n")
 	if m.overlay != nil {
 		screen = place(screen, m.overlay.view(c), c.Width, c.Height)
