@@ -14,11 +14,14 @@ import (
 	"github.com/relink/relink/store"
 )
 
-// Store reads, each bounded by a timeout and cancelled when the dashboard quits.
+// Store reads, each bounded by a timeout and cancelled when the dashboard
+// quits. The reads every session of a hub makes alike (counts, freshness,
+// insights, the count of a group and filter) go through m.hub(): the hub's
+// SharedReads, or the store.
 
 func (m *Model) countsCmd() tea.Cmd {
 	m.seq++
-	id, st, ctx := m.seq, m.opts.Store, m.ctx
+	id, st, ctx := m.seq, m.hub(), m.ctx
 	m.req.counts = id
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, queryTimeout)
@@ -54,9 +57,10 @@ func (m *Model) pageCmd(count bool) tea.Cmd {
 	cid := m.seq
 	m.req.total = cid
 	cctx, cdone := m.replace(&m.cancelCount)
+	hub := m.hub()
 	return tea.Batch(page, func() tea.Msg {
 		defer cdone()
-		n, err := st.CountPage(cctx, q)
+		n, err := hub.CountPage(cctx, q)
 		return totalMsg{id: cid, total: n, err: err}
 	}, m.anywhereCmd(q))
 }
@@ -71,7 +75,7 @@ func queryKey(q store.PageQuery) string {
 // any state, so that the view can say there are more outside the group.
 func (m *Model) anywhereCmd(q store.PageQuery) tea.Cmd {
 	m.seq++
-	id, st, ctx := m.seq, m.opts.Store, m.ctx
+	id, st, ctx := m.seq, m.hub(), m.ctx
 	m.req.anywhere = id
 	if q.Filter == "" || q.Group.Kind == store.GroupEveryone {
 		m.anywhere = 0
@@ -129,7 +133,7 @@ func (m *Model) historyCmd(connID int64) tea.Cmd {
 // new failures per day.
 func (m *Model) insightsCmd() tea.Cmd {
 	m.seq++
-	id, st, ctx, now := m.seq, m.opts.Store, m.ctx, m.opts.Now()
+	id, st, ctx, now := m.seq, m.hub(), m.ctx, m.opts.Now()
 	m.req.insights = id
 	g := m.group()
 	return func() tea.Msg {
@@ -152,7 +156,7 @@ func (m *Model) insightsCmd() tea.Cmd {
 }
 
 func (m *Model) syncStatesCmd() tea.Cmd {
-	st, ctx := m.opts.Store, m.ctx
+	st, ctx := m.hub(), m.ctx
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, queryTimeout)
 		defer cancel()

@@ -143,6 +143,9 @@ func New(opts Options) (*Model, error) {
 	if opts.Store == nil {
 		return nil, errors.New("ui: no store")
 	}
+	if opts.Shared != nil && opts.Shared.Store() != opts.Store {
+		return nil, errors.New("ui: Options.Shared reads another store than Options.Store")
+	}
 	opts = opts.withDefaults()
 	keys := DefaultKeyMap()
 	if err := keys.Rebind(opts.Keys); err != nil {

@@ -97,6 +97,11 @@ type Options struct {
 	// it sent, their links clickable); "" outside the demo. The status line
 	// names it at start and help shows it.
 	DemoMailbox string
+	// Shared, when set, makes the reads every session of a hub makes alike
+	// (counts, freshness, insights, the count of a group and filter) once
+	// for all of them (see SharedReads); it must read Store. nil: this
+	// dashboard reads them itself, as the local one does.
+	Shared *SharedReads
 
 	Now func() time.Time // the clock; time.Now when nil
 }

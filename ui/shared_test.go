@@ -1,0 +1,99 @@
+package ui
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/relink/relink/health"
+	"github.com/relink/relink/store"
+)
+
+// breakOne makes a healthy connection of newStore's login_required, as a
+// webhook would, behind the dashboards' backs.
+func breakOne(t *testing.T, st *store.Store) {
+	t.Helper()
+	sig := health.Signal{Effect: health.SetPrimary, Category: health.LoginRequired, ProviderCode: "ITEM_LOGIN_REQUIRED",
+		Source: health.SourceWebhook, ObservedAt: epoch}
+	if _, err := st.Apply(context.Background(), []store.Observation{{Provider: "belvo", ProviderID: "belvo-0030",
+		EventID: "evt-shared", Kind: "webhook", Signal: sig, ReceivedAt: epoch}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func loginRequired(h *harness) int { return h.m.counts.ByCategory[health.LoginRequired] }
+
+// TestSharedReadsOnePerHub: two sessions of one hub share their counts: a
+// re-read by the second after the first read them is served from that
+// read, until the hub says the cache changed (Changed) or the result is
+// older than the max age; then the next re-read reads the store again.
+func TestSharedReadsOnePerHub(t *testing.T) {
+	st := newStore(t)
+	now := epoch
+	shared := NewSharedReads(st, time.Minute, func() time.Time { return now })
+	a := newHarness(t, st, Options{Shared: shared}, 120, 35)
+	b := newHarness(t, st, Options{Shared: shared}, 120, 35)
+	if loginRequired(a) != 14 || loginRequired(b) != 14 {
+		t.Fatalf("login_required: %d and %d, want 14 (the seed)", loginRequired(a), loginRequired(b))
+	}
+	breakOne(t, st)
+	b.advance(3 * time.Second) // b's re-read
+	if got := loginRequired(b); got != 14 {
+		t.Fatalf("b's re-read before any notice says %d login_required; want 14, served from the shared read", got)
+	}
+	shared.Changed()
+	b.advance(3 * time.Second)
+	if got := loginRequired(b); got != 15 {
+		t.Fatalf("b's re-read after Changed says %d login_required, want 15 (read again)", got)
+	}
+	if !strings.Contains(b.screen(), "15") {
+		t.Fatalf("b's tabs do not show 15:\n%s", b.screen())
+	}
+
+	// Without a notice, the max age bounds how long a result serves.
+	breakTwo := health.Signal{Effect: health.SetPrimary, Category: health.LoginRequired, ProviderCode: "ITEM_LOGIN_REQUIRED",
+		Source: health.SourceWebhook, ObservedAt: epoch}
+	if _, err := st.Apply(context.Background(), []store.Observation{{Provider: "belvo", ProviderID: "belvo-0036",
+		EventID: "evt-shared-2", Kind: "webhook", Signal: breakTwo, ReceivedAt: epoch}}); err != nil {
+		t.Fatal(err)
+	}
+	a.advance(3 * time.Second)
+	if got := loginRequired(a); got != 15 {
+		t.Fatalf("a's re-read within the max age says %d, want 15 (served)", got)
+	}
+	now = now.Add(time.Minute)
+	a.advance(3 * time.Second)
+	if got := loginRequired(a); got != 16 {
+		t.Fatalf("a's re-read past the max age says %d, want 16 (read again)", got)
+	}
+}
+
+// TestSharedReadsCopies: what one session gets is its own: changing it
+// changes nothing another session gets.
+func TestSharedReadsCopies(t *testing.T) {
+	st := newStore(t)
+	shared := NewSharedReads(st, time.Minute, nil)
+	ctx := context.Background()
+	c1, err := shared.Counts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1.ByCategory[health.LoginRequired] = 999
+	c2, err := shared.Counts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c2.ByCategory[health.LoginRequired] != 14 {
+		t.Fatalf("a second reader got %d login_required, changed by the first; want 14", c2.ByCategory[health.LoginRequired])
+	}
+}
+
+// TestSharedReadsOfAnotherStore: a dashboard refuses shared reads of a
+// store other than its own.
+func TestSharedReadsOfAnotherStore(t *testing.T) {
+	_, err := New(Options{Store: newStore(t), Shared: NewSharedReads(newStore(t), 0, nil)})
+	if err == nil || !strings.Contains(err.Error(), "another store") {
+		t.Fatalf("New with another store's shared reads: %v, want an error saying so", err)
+	}
+}
