@@ -38,7 +38,8 @@ func TestStopTellsEverySessionTheHubIsGoingDown(t *testing.T) {
 // A webhook stored by the hub's server shows on every open session's screen
 // at once: the server's OnStored is the hub's Notify, and the session
 // re-reads on the notice. The periodic re-read is an hour away, so only
-// the notice can have done it.
+// the notice can have done it; the new tab's count comes from the
+// sessions' shared reads, which the notice must have made read again.
 func TestAStoredWebhookShowsOnOpenScreensAtOnce(t *testing.T) {
 	dana, sam := newKey(t), newKey(t)
 	h := newHub(t, 3, []Person{{Name: "dana", Role: ui.RoleLead, Keys: []gossh.PublicKey{dana.pub}},
@@ -84,8 +85,8 @@ func TestAStoredWebhookShowsOnOpenScreensAtOnce(t *testing.T) {
 		t.Fatalf("the webhook: %s", resp.Status)
 	}
 	start := time.Now()
-	td.waitText("the lock on dana's screen", "account_locked")
-	ts.waitText("the lock on sam's screen", "account_locked")
+	td.waitText("the lock's tab on dana's screen", "account_locked 1")
+	ts.waitText("the lock's tab on sam's screen", "account_locked 1")
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("the webhook took %v to show", d)
 	}

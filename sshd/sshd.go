@@ -8,8 +8,9 @@
 // resized by its window changes, coloured for the caller's terminal
 // (TERM from the pty request, COLORTERM and NO_COLOR from the session's
 // environment) and reading the caller's background, so each session has
-// its own palette. Every session shares the hub's one store and backend;
-// each acts as its person (backend.As) and carries its key's fingerprint
+// its own palette. Every session shares the hub's one store and backend,
+// and the reads they all make alike (ui.SharedReads: counts, insights,
+// freshness), made once for all and made again on Notify; each acts as its person (backend.As) and carries its key's fingerprint
 // to the audit log (store.WithSSHKey). A copy travels to the caller's own
 // clipboard by OSC 52 over the session's output.
 //
@@ -77,6 +78,7 @@ type Server struct {
 	bulkLimit int
 	sessions  map[*session]struct{}
 	closing   bool
+	shared    *ui.SharedReads // the sessions' shared reads of the hub's store, made with the first session
 }
 
 // New loads (or creates) the host key and builds the server.
@@ -199,12 +201,16 @@ func (s *Server) SetPeople(people []Person, bulkLimit int) int {
 }
 
 // Notify tells every open dashboard that the cache changed (a webhook
-// stored, a sync, another session's act), for it to re-read at once. It
+// stored, a sync, another session's act), for it to re-read at once; the
+// sessions' shared reads (counts, insights, freshness) are read again. It
 // never blocks: a session with a notice not yet taken has nothing added,
 // so a burst costs each session one re-read at a time.
 func (s *Server) Notify() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.shared != nil {
+		s.shared.Changed() // first: the re-reads the notices start must not be served what was read before
+	}
 	for se := range s.sessions {
 		select {
 		case se.changed <- struct{}{}:
@@ -385,6 +391,12 @@ func (s *Server) program(sess ssh.Session) *tea.Program {
 	o := s.opts.Dashboard(se.person)
 	s.mu.Lock()
 	o.BulkLimit = s.bulkLimit
+	if o.Shared == nil && o.Store != nil { // one read of what every session reads alike, for all of them
+		if s.shared == nil || s.shared.Store() != o.Store {
+			s.shared = ui.NewSharedReads(o.Store, 0, nil)
+		}
+		o.Shared = s.shared
+	}
 	s.mu.Unlock()
 	o.Role, o.Remote = se.person.Role, true
 	o.Operator = se.person.Name + " · " + se.person.Role.String()
