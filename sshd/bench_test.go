@@ -47,13 +47,35 @@ func BenchmarkSessions(b *testing.B) {
 		}
 	}
 	st := benchStore(b, rows)
-	keys := make([]key, sessions)
-	people := make([]Person, sessions)
-	for i := range keys {
-		keys[i] = newKey(b)
-		people[i] = Person{Name: fmt.Sprintf("agent%02d", i), Role: ui.RoleAgent, Keys: []gossh.PublicKey{keys[i].pub}}
+	hub := startBenchHub(b, st, sessions, refresh)
+	idle := inUse()
+
+	for b.Loop() {
+		lat, missed, busy := hub.press(b, presses)
+		reportLatency(b, lat, missed)
+		b.ReportMetric(float64(busy-idle)/float64(sessions)/(1<<20), "MB/session")
 	}
-	srv, err := New(Options{HostKeyFile: filepath.Join(b.TempDir(), "host"), People: people, MaxSessions: sessions,
+}
+
+// benchHub is the hub of a benchmark: the server on a loopback port and a
+// key for each of its sessions' people (agents).
+type benchHub struct {
+	srv  *Server
+	addr string
+	keys []key
+}
+
+// startBenchHub serves the dashboard over st for n agents, each session
+// re-reading the cache every refresh, until the benchmark ends.
+func startBenchHub(b *testing.B, st *store.Store, n int, refresh time.Duration) *benchHub {
+	h := &benchHub{keys: make([]key, n)}
+	people := make([]Person, n)
+	for i := range h.keys {
+		h.keys[i] = newKey(b)
+		people[i] = Person{Name: fmt.Sprintf("agent%02d", i), Role: ui.RoleAgent, Keys: []gossh.PublicKey{h.keys[i].pub}}
+	}
+	var err error
+	h.srv, err = New(Options{HostKeyFile: filepath.Join(b.TempDir(), "host"), People: people, MaxSessions: max(1, n),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Dashboard: func(Person) ui.Options {
 			return ui.Options{Store: st, Providers: []string{"plaid", "belvo", "cobalt"}, RefreshInterval: refresh}
@@ -65,55 +87,61 @@ func BenchmarkSessions(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	h.addr = ln.Addr().String()
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	defer func() { stop(); <-done }()
-	cfg := func(k key) *gossh.ClientConfig {
-		return &gossh.ClientConfig{User: "bench", Auth: []gossh.AuthMethod{gossh.PublicKeys(k.signer)},
-			HostKeyCallback: gossh.FixedHostKey(srv.HostKey()), Timeout: 30 * time.Second}
-	}
-	idle := inUse()
+	go func() { done <- h.srv.Serve(ctx, ln) }()
+	b.Cleanup(func() { stop(); <-done })
+	return h
+}
 
-	for b.Loop() {
-		var wg sync.WaitGroup
-		probes := make([]*probe, sessions)
-		ready := make(chan struct{})
-		var up sync.WaitGroup
-		up.Add(sessions)
-		for i := range sessions {
-			probes[i] = &probe{}
-			wg.Go(func() {
-				offset := time.Duration(i) * 100 * time.Millisecond / time.Duration(sessions)
-				if err := probes[i].run(ln.Addr().String(), cfg(keys[i]), presses, offset, &up, ready); err != nil {
-					b.Error(err)
-				}
-			})
-		}
-		up.Wait() // every session has drawn its first frame
-		close(ready)
-		time.Sleep(time.Duration(presses) * 50 * time.Millisecond) // halfway through the presses
-		busy := inUse()                                            // one collection, not one per session
-		wg.Wait()
-
-		var lat []time.Duration
-		missed := 0
-		for _, p := range probes {
-			lat = append(lat, p.lat...)
-			missed += p.missed
-		}
-		slices.Sort(lat)
-		if len(lat) == 0 {
-			b.Fatal("no frame followed any key")
-		}
-		q := func(f float64) float64 { return float64(lat[int(f*float64(len(lat)-1))].Microseconds()) / 1000 }
-		b.ReportMetric(q(0.50), "p50-ms")
-		b.ReportMetric(q(0.99), "p99-ms")
-		b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
-		b.ReportMetric(float64(missed), "no-frame")
-		b.ReportMetric(float64(len(lat)), "frames")
-		b.ReportMetric(float64(busy-idle)/float64(sessions)/(1<<20), "MB/session")
+// press opens every session, waits for each to draw its first frame, then
+// has each press j or k every 100 ms, presses times, out of step with the
+// others. It returns the latencies from key to frame, the keys no frame
+// followed, and the memory in use halfway through (see inUse).
+func (h *benchHub) press(b *testing.B, presses int) (lat []time.Duration, missed int, busy uint64) {
+	sessions := len(h.keys)
+	var wg sync.WaitGroup
+	probes := make([]*probe, sessions)
+	ready := make(chan struct{})
+	var up sync.WaitGroup
+	up.Add(sessions)
+	for i := range sessions {
+		probes[i] = &probe{}
+		cfg := &gossh.ClientConfig{User: "bench", Auth: []gossh.AuthMethod{gossh.PublicKeys(h.keys[i].signer)},
+			HostKeyCallback: gossh.FixedHostKey(h.srv.HostKey()), Timeout: 30 * time.Second}
+		wg.Go(func() {
+			offset := time.Duration(i) * 100 * time.Millisecond / time.Duration(sessions)
+			if err := probes[i].run(h.addr, cfg, presses, offset, &up, ready); err != nil {
+				b.Error(err)
+			}
+		})
 	}
+	up.Wait() // every session has drawn its first frame
+	close(ready)
+	time.Sleep(time.Duration(presses) * 50 * time.Millisecond) // halfway through the presses
+	busy = inUse()                                             // one collection, not one per session
+	wg.Wait()
+	for _, p := range probes {
+		lat = append(lat, p.lat...)
+		missed += p.missed
+	}
+	slices.Sort(lat)
+	return lat, missed, busy
+}
+
+// reportLatency reports the sorted key-to-frame latencies' p50, p99 and
+// max, the keys no frame followed, and the frames.
+func reportLatency(b *testing.B, lat []time.Duration, missed int) {
+	if len(lat) == 0 {
+		b.Fatal("no frame followed any key")
+	}
+	q := func(f float64) float64 { return float64(lat[int(f*float64(len(lat)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(q(0.50), "p50-ms")
+	b.ReportMetric(q(0.99), "p99-ms")
+	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
+	b.ReportMetric(float64(missed), "no-frame")
+	b.ReportMetric(float64(len(lat)), "frames")
 }
 
 // probe is one benchmark session: it presses keys and times the frames.
