@@ -52,11 +52,13 @@ func (p *memo) draw(style styleKey, w, h int, in any, f func() string) string {
 	return p.out
 }
 
-// memos are the dashboard's memoised panes, and the line widths of the
-// last frame's table and pane (see beside).
+// memos are the dashboard's memoised panes, the table's lines (see
+// tableMemo), and the line widths of the last frame's table and pane (see
+// beside).
 type memos struct {
 	insights, tabs, footer memo
-	table, pane            lineWidths
+	table                  tableMemo
+	tableLines, paneLines  lineWidths
 }
 
 // tabsIn is what the header is drawn from.
@@ -106,8 +108,8 @@ func (lw *lineWidths) measure(s string) (lines []string, widths []int, widest in
 // right padded to its widest, the shorter block continued with blank
 // lines. Lines unchanged since the last frame are not measured again.
 func (ms *memos) beside(left, right string) string {
-	ll, lwid, lmax := ms.table.measure(left)
-	rl, rwid, rmax := ms.pane.measure(right)
+	ll, lwid, lmax := ms.tableLines.measure(left)
+	rl, rwid, rmax := ms.paneLines.measure(right)
 	n := max(len(ll), len(rl))
 	var b strings.Builder
 	b.Grow(len(left) + len(right) + n*(lmax+rmax+2))

@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/colorprofile"
 
 	"github.com/relink/relink/health"
+	"github.com/relink/relink/store"
 	"github.com/relink/relink/themes"
 )
 
@@ -71,6 +72,19 @@ func TestMemoDrawsAgainWhenInputsChange(t *testing.T) {
 		}, ""},
 		{"the colour mode", func() { h.send(tea.ColorProfileMsg{Profile: colorprofile.ASCII}) }, ""},
 		{"the clock", func() { h.clk.now = h.clk.now.Add(50 * time.Minute) }, "plaid 53m ago"},
+		{"a mark", func() { h.press("space") }, "1 marked"},
+		{"a mark on a row the cursor is not on", func() {
+			c := m.rows[m.cursor-m.rowsOff+3]
+			m.marks[c.ID] = c.Ref()
+		}, "2 marked"},
+		{"the rows' ages", func() { h.clk.now = h.clk.now.Add(48 * time.Hour) }, ""},
+		{"a row's connection", func() {
+			rows := append([]store.Connection(nil), m.rows...)
+			rows[m.cursor-m.rowsOff].Name = "Renamed Person"
+			h.send(pageMsg{id: m.req.page, query: m.rowsQuery, offset: m.rowsOff, limit: len(rows) + 1, rows: rows})
+		}, "Renamed Person"},
+		{"the scroll", func() { h.press("G") }, ""},
+		{"the sort", func() { h.press("s") }, ""},
 	}
 	for _, s := range steps {
 		s.change()
@@ -108,5 +122,29 @@ func TestMemoKeepsUnchangedPanes(t *testing.T) {
 		if unsafe.StringData(p.a.out) != unsafe.StringData(p.b.out) {
 			t.Errorf("j drew the %s pane again", p.name)
 		}
+	}
+}
+
+// TestTableMemoDrawsOnlyTheRowsThatChanged: j draws the row the cursor
+// left and the one it reached; every other line of the table is the very
+// string of the frame before.
+func TestTableMemoDrawsOnlyTheRowsThatChanged(t *testing.T) {
+	h := newHarness(t, newStore(t), Options{}, 120, 35)
+	h.m.render()
+	before := h.m.memo.table.lines
+	h.press("j")
+	h.m.render()
+	after := h.m.memo.table.lines
+	if !h.m.memo.table.ok || len(after) < 10 {
+		t.Fatalf("the table was not memoised (%d lines kept)", len(after))
+	}
+	drawn := 0
+	for k, line := range after {
+		if old, ok := before[k]; !ok || unsafe.StringData(old) != unsafe.StringData(line) {
+			drawn++
+		}
+	}
+	if drawn != 2 {
+		t.Fatalf("j drew %d lines of the table again, want 2 (the row left and the row reached)", drawn)
 	}
 }

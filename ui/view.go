@@ -30,7 +30,7 @@ func (m *Model) render() string {
 		return renderTooSmall(c)
 	}
 	l, style := m.lay, m.styleKey()
-	table := renderTable(c, m.tableData(), l.tableW, l.tableH)
+	table := m.memo.table.draw(c, style, m.tableData(), l.tableW, l.tableH) // renderTable(c, m.tableData(), l.tableW, l.tableH)
 	var pane string
 	switch {
 	case m.detailOpen:
