@@ -24,6 +24,7 @@ type tableMemo struct {
 	desc   bool
 	header string
 	lines  map[rowKey]string
+	spare  map[rowKey]string // the frame before's, emptied and filled for the next one
 }
 
 // rowKey is what one line of the table is drawn from: the connection (its
@@ -59,7 +60,11 @@ func (t *tableMemo) draw(c *Context, style styleKey, d tableData, w, h int) stri
 	now := c.Now()
 	cols := tableColumns(d.kind)
 	header := t.header
-	next := make(map[rowKey]string, h)
+	next := t.spare
+	if next == nil {
+		next = make(map[rowKey]string, h)
+	}
+	clear(next)
 	lines := make([]string, h-1)
 	for r := range lines {
 		abs := d.top + r
@@ -82,7 +87,7 @@ func (t *tableMemo) draw(c *Context, style styleKey, d tableData, w, h int) stri
 		next[k] = line
 		lines[r] = line
 	}
-	t.ok, t.header, t.lines = true, header, next
+	t.ok, t.header, t.lines, t.spare = true, header, next, t.lines
 	var b strings.Builder
 	n := len(header)
 	for _, l := range lines {
