@@ -36,7 +36,7 @@ func (m *Model) countsCmd() tea.Cmd {
 // it overtakes is cancelled: its result would be dropped anyway.
 func (m *Model) pageCmd(count bool) tea.Cmd {
 	m.seq++
-	id, st := m.seq, m.opts.Store
+	id, st := m.seq, m.hub()
 	m.req.page = id
 	q := m.query()
 	h := max(1, m.lay.rows)

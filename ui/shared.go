@@ -26,12 +26,18 @@ import (
 // the same file) shows within maxAge of a session's next re-read. Each
 // session's page of rows (its own cursor) is still read by the session.
 //
+// Every read through it, shared or a session's own page (Page), waits
+// for one of sharedReadSlots: the store has four connections, and a
+// flood of re-reads (fifty sessions told of each stored webhook) must
+// leave the writer one to write with.
+//
 // A caller gets its own copy of every map and slice.
 type SharedReads struct {
 	st     *store.Store
 	maxAge time.Duration
 	now    func() time.Time
 	flight singleflight.Group
+	slots  chan struct{} // one taken for each read under way
 
 	mu      sync.Mutex
 	gen     uint64 // bumped by Changed
@@ -51,6 +57,10 @@ type sharedEntry struct {
 // hub was not told of shows at a session's next re-read or the one after.
 const DefaultSharedMaxAge = 2 * time.Second
 
+// sharedReadSlots is how many reads through a SharedReads run at once:
+// half of the store's connections (store.Open: four).
+const sharedReadSlots = 2
+
 // sharedSweepAt is how many results are kept before the stale ones are
 // dropped (each filter typed has its own count).
 const sharedSweepAt = 256
@@ -64,7 +74,18 @@ func NewSharedReads(st *store.Store, maxAge time.Duration, now func() time.Time)
 	if now == nil {
 		now = time.Now
 	}
-	return &SharedReads{st: st, maxAge: maxAge, now: now, entries: map[string]sharedEntry{}}
+	return &SharedReads{st: st, maxAge: maxAge, now: now, entries: map[string]sharedEntry{},
+		slots: make(chan struct{}, sharedReadSlots)}
+}
+
+// slot waits for a read slot until ctx ends; done gives it back.
+func (r *SharedReads) slot(ctx context.Context) (done func(), err error) {
+	select {
+	case r.slots <- struct{}{}:
+		return func() { <-r.slots }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // Store is the store r reads.
@@ -93,8 +114,13 @@ func (r *SharedReads) read(ctx context.Context, key string, f func(context.Conte
 	ch := r.flight.DoChan(strconv.FormatUint(gen, 10)+"\x00"+key, func() (any, error) {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), queryTimeout)
 		defer cancel()
+		release, err := r.slot(rctx)
+		if err != nil {
+			return nil, err
+		}
 		at := r.now()
 		v, err := f(rctx)
+		release()
 		if err != nil {
 			return nil, err
 		}
@@ -119,6 +145,17 @@ func (r *SharedReads) read(ctx context.Context, key string, f func(context.Conte
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// Page is store.Page, not shared (a session's rows are its own), in a
+// read slot.
+func (r *SharedReads) Page(ctx context.Context, q store.PageQuery) ([]store.Connection, error) {
+	release, err := r.slot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return r.st.Page(ctx, q)
 }
 
 // Counts is store.Counts, shared.
@@ -188,9 +225,10 @@ func (r *SharedReads) Expiring(ctx context.Context, now time.Time) (store.Expiri
 	return e, nil
 }
 
-// hubReads are the reads SharedReads shares; *store.Store makes them
-// directly.
+// hubReads are the reads that go through SharedReads on a hub (all but
+// Page shared); *store.Store makes them directly.
 type hubReads interface {
+	Page(ctx context.Context, q store.PageQuery) ([]store.Connection, error)
 	Counts(ctx context.Context) (store.Counts, error)
 	SyncStates(ctx context.Context) (map[string]store.SyncState, error)
 	CountPage(ctx context.Context, q store.PageQuery) (int, error)

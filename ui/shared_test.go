@@ -97,3 +97,26 @@ func TestSharedReadsOfAnotherStore(t *testing.T) {
 		t.Fatalf("New with another store's shared reads: %v, want an error saying so", err)
 	}
 }
+
+// TestSharedReadsWaitForASlot: with every read slot taken (the sessions'
+// reads under way), another read waits, and gives up when its context
+// ends, rather than take one more of the store's connections.
+func TestSharedReadsWaitForASlot(t *testing.T) {
+	shared := NewSharedReads(newStore(t), time.Minute, nil)
+	for range sharedReadSlots {
+		shared.slots <- struct{}{}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := shared.Page(ctx, store.PageQuery{Group: store.Group{Kind: store.GroupAllFailing}, Limit: 5}); err != context.Canceled {
+		t.Fatalf("a page read with every slot taken: %v, want it to wait (context.Canceled)", err)
+	}
+	if _, err := shared.Counts(ctx); err != context.Canceled {
+		t.Fatalf("a shared read with every slot taken: %v, want it to wait (context.Canceled)", err)
+	}
+	<-shared.slots
+	rows, err := shared.Page(context.Background(), store.PageQuery{Group: store.Group{Kind: store.GroupAllFailing}, Limit: 5})
+	if err != nil || len(rows) != 5 {
+		t.Fatalf("a page read with a slot free: %d rows, %v; want 5", len(rows), err)
+	}
+}
