@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -122,4 +123,49 @@ func TestNotifyCoalescesAFlood(t *testing.T) {
 	}
 	tm.press("j")
 	tm.waitText("the dashboard still answering", "›  User")
+}
+
+// Notify tells the sessions at once, then at most once every NoticeEvery:
+// the changes within it are told together at its end, so a flood of
+// stored webhooks costs each session a few re-reads a second.
+func TestNotifyTellsAtMostOnceEveryNoticeEvery(t *testing.T) {
+	srv, err := New(Options{HostKeyFile: filepath.Join(t.TempDir(), "host"), NoticeEvery: time.Hour,
+		Dashboard: func(Person) ui.Options { return ui.Options{} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var due []func()
+	srv.after = func(_ time.Duration, f func()) { due = append(due, f) }
+	se := &session{changed: make(chan struct{}, 1)}
+	srv.sessions[se] = struct{}{}
+	told := func() bool {
+		select {
+		case <-se.changed:
+			return true
+		default:
+			return false
+		}
+	}
+
+	srv.Notify()
+	if !told() {
+		t.Fatal("the first change was not told at once")
+	}
+	srv.Notify()
+	srv.Notify()
+	srv.Notify()
+	if told() {
+		t.Fatal("a change within NoticeEvery of the last notice was told at once")
+	}
+	if len(due) != 1 {
+		t.Fatalf("%d notices scheduled for three changes within NoticeEvery, want 1", len(due))
+	}
+	due[0]()
+	if !told() {
+		t.Fatal("the changes within NoticeEvery were not told at its end")
+	}
+	srv.Notify()
+	if told() || len(due) != 2 {
+		t.Fatalf("a change right after the notice due: told at once, or not scheduled (%d scheduled)", len(due))
+	}
 }

@@ -58,6 +58,11 @@ type Options struct {
 	People      []Person
 	BulkLimit   int // reminders.agent_bulk_limit, for agents' sessions
 	Logger      *slog.Logger
+	// NoticeEvery is the most often the sessions are told the cache
+	// changed (Notify); a change within it is told at its end. Default
+	// 250 ms: at once to a person, and a flood of webhooks costs each
+	// session four re-reads a second, not one per stored batch.
+	NoticeEvery time.Duration
 
 	// Dashboard returns the options of one person's dashboard: the hub's
 	// store, a backend and reminders that act as p (backend.As), keys and
@@ -78,8 +83,14 @@ type Server struct {
 	bulkLimit int
 	sessions  map[*session]struct{}
 	closing   bool
-	shared    *ui.SharedReads // the sessions' shared reads of the hub's store, made with the first session
+	shared    *ui.SharedReads             // the sessions' shared reads of the hub's store, made with the first session
+	noticeAt  time.Time                   // when the sessions were last told of a change
+	noticeDue bool                        // a notice is due at the end of NoticeEvery
+	after     func(time.Duration, func()) // time.AfterFunc; tests run what is due themselves
 }
+
+// DefaultNoticeEvery is Options.NoticeEvery's default.
+const DefaultNoticeEvery = 250 * time.Millisecond
 
 // New loads (or creates) the host key and builds the server.
 func New(o Options) (*Server, error) {
@@ -89,6 +100,9 @@ func New(o Options) (*Server, error) {
 	if o.MaxSessions <= 0 {
 		o.MaxSessions = 64
 	}
+	if o.NoticeEvery <= 0 {
+		o.NoticeEvery = DefaultNoticeEvery
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -96,7 +110,8 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: o, log: o.Logger, host: host, sessions: map[*session]struct{}{}}
+	s := &Server{opts: o, log: o.Logger, host: host, sessions: map[*session]struct{}{},
+		after: func(d time.Duration, f func()) { time.AfterFunc(d, f) }}
 	s.SetPeople(o.People, o.BulkLimit)
 	s.srv, err = wish.NewServer(
 		// The host key first: without one, wish.NewServer writes a new key
@@ -203,14 +218,35 @@ func (s *Server) SetPeople(people []Person, bulkLimit int) int {
 // Notify tells every open dashboard that the cache changed (a webhook
 // stored, a sync, another session's act), for it to re-read at once; the
 // sessions' shared reads (counts, insights, freshness) are read again. It
-// never blocks: a session with a notice not yet taken has nothing added,
-// so a burst costs each session one re-read at a time.
+// never blocks. The sessions are told at most once every NoticeEvery: a
+// change within it is told at its end, with every other change of that
+// time, and a session with a notice not yet taken has nothing added, so
+// a burst costs each session one re-read at a time.
 func (s *Server) Notify() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.shared != nil {
-		s.shared.Changed() // first: the re-reads the notices start must not be served what was read before
+		s.shared.Changed() // now: no re-read from here on is served what was read before
 	}
+	if s.noticeDue {
+		return // the notice due tells this change too
+	}
+	if wait := s.opts.NoticeEvery - time.Since(s.noticeAt); wait > 0 {
+		s.noticeDue = true
+		s.after(wait, func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.noticeDue = false
+			s.tellLocked()
+		})
+		return
+	}
+	s.tellLocked()
+}
+
+// tellLocked gives every session a notice, unless it has one to take.
+func (s *Server) tellLocked() {
+	s.noticeAt = time.Now()
 	for se := range s.sessions {
 		select {
 		case se.changed <- struct{}{}:
