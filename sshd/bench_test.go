@@ -74,9 +74,16 @@ func startBenchHub(b *testing.B, st *store.Store, n int, refresh time.Duration) 
 		h.keys[i] = newKey(b)
 		people[i] = Person{Name: fmt.Sprintf("agent%02d", i), Role: ui.RoleAgent, Keys: []gossh.PublicKey{h.keys[i].pub}}
 	}
+	var notice time.Duration // RELINK_BENCH_NOTICE: Options.NoticeEvery
+	if v := os.Getenv("RELINK_BENCH_NOTICE"); v != "" {
+		var err error
+		if notice, err = time.ParseDuration(v); err != nil {
+			b.Fatal(err)
+		}
+	}
 	var err error
 	h.srv, err = New(Options{HostKeyFile: filepath.Join(b.TempDir(), "host"), People: people, MaxSessions: max(1, n),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), NoticeEvery: notice,
 		Dashboard: func(Person) ui.Options {
 			return ui.Options{Store: st, Providers: []string{"plaid", "belvo", "cobalt"}, RefreshInterval: refresh}
 		}})
