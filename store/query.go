@@ -55,10 +55,15 @@ func (s Sort) Next() Sort { return (s + 1) % Sort(len(sortNames)) }
 type PageQuery struct {
 	Group  Group
 	Filter string // substring of name, email, institution, ids, codes; case-insensitive
-	Sort   Sort
-	Desc   bool
-	Offset int
-	Limit  int
+	// Synonyms, when set, gives other words that also satisfy a word of the
+	// filter (lower case): what the screen shows for a raw value the store
+	// keeps, such as a Cobalt EHR's name for the hosts of its instances
+	// ("eclinical" → "ecw", "ecwcloud.com"). Nil: the words alone.
+	Synonyms func(word string) []string
+	Sort     Sort
+	Desc     bool
+	Offset   int
+	Limit    int
 }
 
 func (q PageQuery) where() (string, []any) {
@@ -76,8 +81,20 @@ func (q PageQuery) where() (string, []any) {
 	// (name, email, institution, provider, ids, category or warning, codes:
 	// what the table shows), in any order.
 	for _, word := range strings.Fields(strings.ToLower(q.Filter)) {
-		conds = append(conds, "search LIKE ? ESCAPE '\\'")
-		args = append(args, "%"+escapeLike(word)+"%")
+		alts := []string{word}
+		if q.Synonyms != nil {
+			alts = append(alts, q.Synonyms(word)...)
+		}
+		var either []string
+		for _, w := range alts {
+			either = append(either, "search LIKE ? ESCAPE '\\'")
+			args = append(args, "%"+escapeLike(w)+"%")
+		}
+		if len(either) == 1 {
+			conds = append(conds, either[0])
+		} else {
+			conds = append(conds, "("+strings.Join(either, " OR ")+")")
+		}
 	}
 	return strings.Join(conds, " AND "), args
 }

@@ -355,6 +355,26 @@ func TestFilterMatchesTheCategoryColumn(t *testing.T) {
 	}
 }
 
+// TestFilterFindsTheEHRNameShown: a Cobalt institution shows as its EHR
+// ("Epic · northwell" for mychart.northwell.example), and the filter finds
+// it by that name, which the raw domain the store keeps does not hold.
+func TestFilterFindsTheEHRNameShown(t *testing.T) {
+	st := newStore(t)
+	h := newHarness(t, st, Options{}, 120, 35)
+	h.press("/")
+	h.typ("epic")
+	h.advance(filterDebounce)
+	if h.m.total == 0 {
+		t.Fatalf("epic found nothing:\n%s", h.screen())
+	}
+	for _, c := range h.m.rows {
+		if c.Provider != "cobalt" {
+			t.Errorf("%s at %s (%s) found by epic", c.Name, c.Institution, c.Provider)
+		}
+		mustContain(t, h.line(c.Name), "Epic · northwell")
+	}
+}
+
 // TestRepairLandsInPlace: the open connection, repaired (a webhook, a sync
 // or a recheck: the store changes and the dashboard re-reads it), stays in
 // the pane, shown healthy, with "✓ … repaired"; the next j goes on from

@@ -10,6 +10,7 @@ import (
 
 	"github.com/relink/relink/backend"
 	"github.com/relink/relink/health"
+	"github.com/relink/relink/internal/institution"
 	"github.com/relink/relink/store"
 	"github.com/relink/relink/themes"
 )
@@ -272,9 +273,10 @@ func (m *Model) group() group {
 	return m.groups[m.gi]
 }
 
-// query is the page query of the current group, filter and sort.
+// query is the page query of the current group, filter and sort. The
+// filter finds what the table shows: an EHR's name for its hosts.
 func (m *Model) query() store.PageQuery {
-	return store.PageQuery{Group: m.group().sg, Filter: m.filter.Value(), Sort: m.sort, Desc: m.desc}
+	return store.PageQuery{Group: m.group().sg, Filter: m.filter.Value(), Synonyms: institution.Synonyms, Sort: m.sort, Desc: m.desc}
 }
 
 // selected is the connection under the cursor, if its page is loaded; while

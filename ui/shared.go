@@ -181,7 +181,7 @@ func (r *SharedReads) SyncStates(ctx context.Context) (map[string]store.SyncStat
 // CountPage is store.CountPage of q's group and filter (a count does not
 // depend on the order or the window), shared.
 func (r *SharedReads) CountPage(ctx context.Context, q store.PageQuery) (int, error) {
-	q = store.PageQuery{Group: q.Group, Filter: q.Filter}
+	q = store.PageQuery{Group: q.Group, Filter: q.Filter, Synonyms: q.Synonyms}
 	key := "count\x00" + strconv.Itoa(int(q.Group.Kind)) + "\x00" + string(q.Group.Category) + "\x00" + q.Filter
 	v, err := r.read(ctx, key, func(ctx context.Context) (any, error) { return r.st.CountPage(ctx, q) })
 	if err != nil {

@@ -198,3 +198,23 @@ func isIP(host string) bool {
 	}
 	return strings.Trim(host, "0123456789.") == ""
 }
+
+// Synonyms are the host words that stand, in the raw domains the store
+// keeps, for a word of the EHR names shown on screen: "eclinical" (of
+// eClinicalWorks) is "ecw", "eclinicalworks", "ecwcloud.com", …, so that a
+// filter finds what the table shows. A word shorter than three letters
+// names too many things to stand for any.
+func Synonyms(word string) []string {
+	word = strings.ToLower(word)
+	if len([]rune(word)) < 3 {
+		return nil
+	}
+	var out []string
+	for _, v := range vendors {
+		if strings.Contains(strings.ToLower(v.name), word) || strings.Contains(strings.ToLower(v.short), word) {
+			out = append(out, v.labels...)
+			out = append(out, v.domains...)
+		}
+	}
+	return out
+}

@@ -1,6 +1,7 @@
 package institution
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -81,6 +82,35 @@ func TestFitKeepsTheOrganisationLongest(t *testing.T) {
 	} {
 		if got := Fit(tc.provider, tc.raw, tc.w, "…"); got != tc.want {
 			t.Errorf("Fit(%s, %q, %d) = %q, want %q", tc.provider, tc.raw, tc.w, got, tc.want)
+		}
+	}
+}
+
+func TestSynonymsAreTheHostWordsOfTheNamesShown(t *testing.T) {
+	for _, tc := range []struct {
+		word string
+		want []string // among the synonyms
+		not  []string
+	}{
+		{word: "eClinical", want: []string{"ecw", "ecwcloud.com"}, not: []string{"epic"}},
+		{word: "oracle", want: []string{"cerner", "cernerworks.com"}},
+		{word: "health", want: []string{"athena", "cerner"}}, // athenahealth, Oracle Health
+		{word: "ep", want: nil},        // too short to stand for anything
+		{word: "northside", want: nil}, // an organisation is in the host already
+	} {
+		got := Synonyms(tc.word)
+		if tc.want == nil && got != nil {
+			t.Errorf("Synonyms(%q) = %v, want none", tc.word, got)
+		}
+		for _, w := range tc.want {
+			if !slices.Contains(got, w) {
+				t.Errorf("Synonyms(%q) = %v, want %q among them", tc.word, got, w)
+			}
+		}
+		for _, w := range tc.not {
+			if slices.Contains(got, w) {
+				t.Errorf("Synonyms(%q) = %v, want no %q", tc.word, got, w)
+			}
 		}
 	}
 }
