@@ -344,7 +344,18 @@ func TestDemoOverSSHInTmux(t *testing.T) {
 	tm.waitFor("the demo's dashboard over SSH", 30*time.Second, func(s string) bool {
 		return strings.Contains(s, "all failing") && strings.Contains(s, "demo · lead") && strings.Contains(s, "? help")
 	})
-	tm.keys("q")
+	// The session names the demo's mailbox page, as the local demo does: in
+	// help, and on the status line at start.
+	b, _ := os.ReadFile(outFile)
+	mailbox := regexp.MustCompile(`(?m)^  (http://127\.0\.0\.1:\d+/)$`).FindSubmatch(b)
+	if mailbox == nil {
+		t.Fatalf("no mailbox page printed:\n%s", b)
+	}
+	tm.keys("?")
+	tm.waitFor("the mailbox page in the session's help", 10*time.Second, func(s string) bool {
+		return strings.Contains(s, "local mailbox") && strings.Contains(s, string(mailbox[1]))
+	})
+	tm.keys("?", "q")
 	tm.waitFor("the session's end", 10*time.Second, func(s string) bool { return !strings.Contains(s, "? help") })
 }
 

@@ -255,7 +255,8 @@ func newHub(cfg config.Config, e *env, rem *backend.Reminders, hostKey string, l
 	return sshd.New(sshd.Options{HostKeyFile: hostKey, IdleTimeout: cfg.SSH.IdleTimeout.Duration, MaxSessions: cfg.SSH.MaxSessions,
 		People: people, BulkLimit: cfg.Reminders.AgentBulkLimit, Logger: log,
 		Dashboard: func(p sshd.Person) ui.Options {
-			o := ui.Options{Store: e.st, Keys: keyOverrides(cfg), Theme: cfg.UI.Theme, ThemeDir: cfg.UI.ThemeDir, Providers: providers}
+			o := ui.Options{Store: e.st, Keys: keyOverrides(cfg), Theme: cfg.UI.Theme, ThemeDir: cfg.UI.ThemeDir, Providers: providers,
+				DemoMailbox: e.mailbox} // the demo hub's sessions name its mailbox page as the local demo does; "" for serve
 			acts := rem.As(p.Name)
 			if len(providers) > 0 {
 				o.Actions = acts
