@@ -90,16 +90,24 @@ func (d *Backend) Sync(ctx context.Context, only []string, progress func(SyncPro
 	if err != nil {
 		return nil, err
 	}
+	defer d.Syncs.hold(run, ctx)()
 	if own {
 		d.changed() // every session hears a sync began, and may follow it (FollowSync)
-		reports, err := d.syncAll(ctx, names, func(p SyncProgress) { d.Syncs.report(run, p) })
-		d.Syncs.finish(run, reports, err, d.now())
-		return reports, err
+		// Under the run's context, not ctx: the starter gone (its session
+		// closed), the sync goes on for those who wait on it, and ends
+		// once all of them have gone too (SyncGate.hold).
+		go func() {
+			reports, err := d.syncAll(run.ctx, names, func(p SyncProgress) { d.Syncs.report(run, p) })
+			d.Syncs.finish(run, reports, err, d.now())
+		}()
 	}
 	select {
 	case <-run.done:
 	case <-ctx.Done():
 		return nil, fmt.Errorf("waiting for the sync %s started: %w", run.by, ctx.Err())
+	}
+	if own {
+		return run.reports, run.err
 	}
 	return onlyOf(run.reports, names)
 }

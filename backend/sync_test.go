@@ -2,6 +2,7 @@ package backend_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"path/filepath"
@@ -188,5 +189,67 @@ func TestTwoSyncsAtOnceMakeOnePass(t *testing.T) {
 	}
 	if n := gp.passes.Load(); n != 2 {
 		t.Fatalf("%d passes: the next sync did not run", n)
+	}
+}
+
+// A sync's starter gone (the lead who pressed ctrl+r closed the session)
+// does not fail the sync for the hub waiting on it: the pass goes on and
+// the hub gets its result. A sync nobody waits on any more ends.
+func TestASyncOutlivesItsStarterWhileOthersWaitOnIt(t *testing.T) {
+	emu, err := sandbox.NewPlaid(sandbox.PlaidOptions{PerItemPerMinute: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Close()
+	var regs []store.Registration
+	for i := range 3 {
+		c := sandbox.Connection{ID: fmt.Sprintf("item-%d", i), AccessToken: fmt.Sprintf("access-sandbox-%d", i), Code: "ITEM_LOGIN_REQUIRED"}
+		if _, err := emu.AddConnection(c); err != nil {
+			t.Fatal(err)
+		}
+		regs = append(regs, store.Registration{Provider: provider.Plaid, ProviderID: c.ID, AccessToken: c.AccessToken, UserRef: "u"})
+	}
+	st := openStore(t, regs...)
+	id, secret := emu.Credentials()
+	pc, err := plaid.New(plaid.Config{BaseURL: emu.URL(), ClientID: id, Secret: secret, ClientName: "t", Language: "en", CountryCodes: []string{"US"}, HostedLink: true,
+		PerItemPerMinute: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gp := &gatedProvider{Provider: pc, entered: make(chan struct{}, 4), release: make(chan struct{})}
+	desk := &backend.Backend{Store: st, Providers: map[string]provider.Provider{provider.Plaid: gp}, Operator: "admin",
+		Syncs: backend.NewSyncGate()}
+	lee, hub := desk.As("lee"), desk.As("the hub")
+
+	session, closeSession := context.WithCancel(context.Background())
+	var leeErr, hubErr error
+	var hubReps []backend.SyncReport
+	var wg sync.WaitGroup
+	wg.Go(func() { _, leeErr = lee.Sync(session, nil, nil) })
+	<-gp.entered
+	wg.Go(func() { hubReps, hubErr = hub.Sync(context.Background(), nil, nil) })
+	for desk.SyncStatus().Waiting != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	closeSession() // lee leaves mid-sync
+	close(gp.release)
+	wg.Wait()
+	if hubErr != nil || len(hubReps) != 1 || hubReps[0].Seen != 3 {
+		t.Fatalf("the hub, waiting on lee's sync, got %+v, %v: the whole pass", hubReps, hubErr)
+	}
+	if leeErr == nil {
+		t.Error("lee's own call ended with its session, yet returned no error")
+	}
+
+	// Alone, a starter gone ends its sync.
+	gp.release = make(chan struct{})
+	alone, leave := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { _, err := lee.Sync(alone, nil, nil); done <- err }()
+	<-gp.entered
+	leave()
+	close(gp.release)
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("a sync nobody waits on went on: %v", err)
 	}
 }

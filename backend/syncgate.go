@@ -30,6 +30,13 @@ func NewSyncGate() *SyncGate { return &SyncGate{} }
 
 // syncRun is one sync through the gate.
 type syncRun struct {
+	// ctx is what the sync runs under: not its starter's context, whose end
+	// (a session closed) must not fail the sync for the others waiting on
+	// it, but one ended when the last caller holding the run has gone.
+	ctx     context.Context
+	cancel  context.CancelFunc
+	holders int // callers whose contexts hold the run (hold)
+
 	names    []string // the providers it syncs
 	by       string
 	started  time.Time
@@ -93,6 +100,8 @@ func (g *SyncGate) enter(ctx context.Context, names []string, by string, now tim
 		r := g.run
 		if r == nil {
 			r = &syncRun{names: names, by: by, started: now, done: make(chan struct{}), progress: map[string]SyncProgress{}}
+			r.ctx, r.cancel = context.WithCancel(context.WithoutCancel(ctx))
+			r.holders = 1 // the starter (hold)
 			if progress != nil {
 				r.watchers = append(r.watchers, progress)
 			}
@@ -129,6 +138,7 @@ func (g *SyncGate) join(progress func(SyncProgress)) *syncRun {
 // so far, then the rest as it comes.
 func (g *SyncGate) joinLocked(r *syncRun, progress func(SyncProgress)) {
 	r.waiting++
+	r.holders++ // hold
 	if progress == nil {
 		return
 	}
@@ -153,12 +163,39 @@ func (d *Backend) FollowSync(ctx context.Context, progress func(SyncProgress)) (
 	if r == nil {
 		return nil, false, nil
 	}
+	defer d.Syncs.hold(r, ctx)()
 	select {
 	case <-r.done:
 	case <-ctx.Done():
 		return nil, true, fmt.Errorf("following the sync %s started: %w", r.by, ctx.Err())
 	}
 	return slices.Clone(r.reports), true, r.err
+}
+
+// hold keeps r running while ctx lasts (enter and join count the caller
+// among its holders, under the gate's lock, before they hand the run
+// out): the run's own context ends when the contexts of all who hold it
+// have ended (the starter and everyone who joined or follows it). release
+// lets go without ending it, once the caller is done with the run.
+func (g *SyncGate) hold(r *syncRun, ctx context.Context) (release func()) {
+	var once sync.Once
+	leave := func(ended bool) {
+		once.Do(func() {
+			g.mu.Lock()
+			r.holders--
+			last := r.holders == 0
+			g.mu.Unlock()
+			if last && ended {
+				r.cancel()
+			}
+		})
+	}
+	stop := context.AfterFunc(ctx, func() { leave(true) })
+	return func() {
+		if stop() {
+			leave(false)
+		}
+	}
 }
 
 // report passes a progress count to every caller of the run.
@@ -178,6 +215,7 @@ func (g *SyncGate) finish(r *syncRun, reports []SyncReport, err error, now time.
 	r.reports, r.err, r.ended, r.watchers = reports, err, now, nil
 	g.run, g.last = nil, r
 	g.mu.Unlock()
+	r.cancel()
 	close(r.done)
 }
 
