@@ -150,8 +150,11 @@ func (s *Store) RevokeLinks(ctx context.Context, connID int64, operator string) 
 	var n int64
 	err := s.inTx(ctx, "revoking links", func(tx *sql.Tx) error {
 		now := s.now()
-		res, err := tx.ExecContext(ctx, `UPDATE links SET revoked_at = ? WHERE connection_id = ? AND kind = 'durable' AND revoked_at IS NULL`,
-			msv(now), connID)
+		// Only the live ones: an expired link opens nothing already, and
+		// the count says what the revocation stopped.
+		res, err := tx.ExecContext(ctx, `UPDATE links SET revoked_at = ?
+			WHERE connection_id = ? AND kind = 'durable' AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)`,
+			msv(now), connID, msv(now))
 		if err != nil {
 			return fmt.Errorf("store: revoking links: %w", err)
 		}
