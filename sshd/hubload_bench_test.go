@@ -225,5 +225,11 @@ func copyFile(from, to string) error {
 		out.Close()
 		return err
 	}
+	// On disk before the run: else the first fsyncs of the run (ext4's
+	// ordered journal) wait for hundreds of megabytes of the copy.
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return err
+	}
 	return out.Close()
 }
