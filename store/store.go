@@ -43,6 +43,7 @@ type Store struct {
 	path   string
 	sealer Sealer
 	now    func() time.Time
+	ckpt   *checkpointer
 }
 
 // Options tune Open.
@@ -71,12 +72,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err := privateFile(path); err != nil {
 		return nil, err
 	}
-	q := url.Values{}
-	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(FULL)", "temp_store(MEMORY)", "cache_size(-65536)"} {
-		q.Add("_pragma", p)
-	}
-	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := sql.Open("sqlite", dsn(path))
 	if err != nil {
 		return nil, fmt.Errorf("store: opening %s: %w", path, err)
 	}
@@ -99,11 +95,39 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 			return nil, err
 		}
 	}
+	cdb, err := sql.Open("sqlite", dsn(path))
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: opening %s for checkpoints: %w", path, err)
+	}
+	cdb.SetMaxOpenConns(1)
+	s.ckpt = startCheckpointer(cdb, restartPages, checkpointEvery)
 	return s, nil
 }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// checkpointEvery is the least time between two checkpoints: a busy writer
+// leaves them a few transactions' pages each, not one's.
+const checkpointEvery = 50 * time.Millisecond
+
+// dsn is the connection string of every connection to the cache.
+func dsn(path string) string {
+	q := url.Values{}
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(FULL)",
+		"temp_store(MEMORY)", "cache_size(-65536)", fmt.Sprintf("wal_autocheckpoint(%d)", autoPages)} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	return "file:" + path + "?" + q.Encode()
+}
+
+// Close stops the checkpoints and closes the database.
+func (s *Store) Close() error {
+	err := s.ckpt.close()
+	if cerr := s.db.Close(); cerr != nil {
+		return cerr
+	}
+	return err
+}
 
 // Path is the database file.
 func (s *Store) Path() string { return s.path }
@@ -229,5 +253,6 @@ func (s *Store) inTx(ctx context.Context, what string, fn func(tx *sql.Tx) error
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: %s: committing: %w", what, err)
 	}
+	s.ckpt.written()
 	return nil
 }
