@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/relink/relink/health"
@@ -150,7 +151,7 @@ func (a *applier) apply(ctx context.Context, o Observation) (Outcome, error) {
 		return res, nil
 	}
 	if ch.Changed || (o.Institution != "" && o.Institution != inst) {
-		if err := updateHealth(ctx, tx, id, next, o.Institution, s.now()); err != nil {
+		if err := updateHealth(ctx, tx, id, cur, next, inst, o.Institution, s.now()); err != nil {
 			return res, err
 		}
 	}
@@ -214,8 +215,46 @@ func loadHealth(ctx context.Context, tx txn, provider, pid string) (int64, healt
 	return id, h, inst, true, nil
 }
 
-func updateHealth(ctx context.Context, tx txn, id int64, h health.Health, institution string, now time.Time) error {
-	failing := 0
+// updateHealth writes the columns of next that differ from cur (and the
+// institution when one is given and differs from inst). Only what changed
+// is set: SQLite rewrites an index entry of the row whenever the UPDATE
+// sets a column the index holds, whatever the value, and a failing row sits
+// in six page indexes; a repeated failure that only moves observed_at
+// leaves them alone.
+func updateHealth(ctx context.Context, tx txn, id int64, cur, next health.Health, inst, institution string, now time.Time) error {
+	was, will := healthColumns(cur), healthColumns(next)
+	var set strings.Builder
+	var args []any
+	for i, c := range will {
+		if c.value == was[i].value {
+			continue
+		}
+		set.WriteString(c.name + " = ?, ")
+		args = append(args, c.value)
+	}
+	if institution != "" && institution != inst {
+		set.WriteString("institution = ?, ")
+		args = append(args, institution)
+	}
+	if set.Len() == 0 {
+		return nil
+	}
+	args = append(args, msv(now), id)
+	if _, err := tx.exec(ctx, "UPDATE connections SET "+set.String()+"updated_at = ? WHERE id = ?", args...); err != nil {
+		return fmt.Errorf("updating health: %w", err)
+	}
+	return nil
+}
+
+// column is one stored column of a connection's health and its value as
+// stored: a string, an int64 or nil (NULL), comparable with ==.
+type column struct {
+	name  string
+	value any
+}
+
+func healthColumns(h health.Health) [14]column {
+	failing := int64(0)
 	if h.Category.Failing() {
 		failing = 1
 	}
@@ -223,19 +262,11 @@ func updateHealth(ctx context.Context, tx txn, id int64, h health.Health, instit
 	if !h.ObservedAt.IsZero() {
 		observed = h.ObservedAt.UnixMilli()
 	}
-	_, err := tx.exec(ctx, `UPDATE connections SET category = ?, rank = ?, failing = ?, warning = ?, deadline = ?,
-		provider_code = ?, provider_reason = ?, user_message = ?, source = ?, observed_at = ?, first_failed_at = ?,
-		last_transient = ?, last_transient_code = ?, last_transient_at = ?,
-		institution = CASE WHEN ? != '' THEN ? ELSE institution END, updated_at = ?
-		WHERE id = ?`,
-		string(h.Category), h.Category.Rank(), failing, string(h.Warning), ms(h.Deadline),
-		h.ProviderCode, h.ProviderReason, h.UserMessage, string(h.Source), observed, ms(h.FirstFailedAt),
-		string(h.LastTransient), h.LastTransientCode, ms(h.LastTransientAt),
-		institution, institution, msv(now), id)
-	if err != nil {
-		return fmt.Errorf("updating health: %w", err)
-	}
-	return nil
+	return [14]column{{"category", string(h.Category)}, {"rank", int64(h.Category.Rank())}, {"failing", failing},
+		{"warning", string(h.Warning)}, {"deadline", ms(h.Deadline)}, {"provider_code", h.ProviderCode},
+		{"provider_reason", h.ProviderReason}, {"user_message", h.UserMessage}, {"source", string(h.Source)},
+		{"observed_at", observed}, {"first_failed_at", ms(h.FirstFailedAt)}, {"last_transient", string(h.LastTransient)},
+		{"last_transient_code", h.LastTransientCode}, {"last_transient_at", ms(h.LastTransientAt)}}
 }
 
 // insertEvent records o in the history; false means its provider event id
@@ -332,12 +363,12 @@ func (s *Store) attachPending(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE events SET connection_id = ? WHERE id = ?`, p.connID, p.eventID); err != nil {
 			return fmt.Errorf("store: attaching event %d: %w", p.eventID, err)
 		}
-		_, cur, _, _, err := loadHealth(ctx, plainTx{tx}, p.provider, p.pid)
+		_, cur, inst, _, err := loadHealth(ctx, plainTx{tx}, p.provider, p.pid)
 		if err != nil {
 			return err
 		}
 		if next, ch := health.Apply(cur, p.sig); ch.Changed {
-			if err := updateHealth(ctx, plainTx{tx}, p.connID, next, "", s.now()); err != nil {
+			if err := updateHealth(ctx, plainTx{tx}, p.connID, cur, next, inst, "", s.now()); err != nil {
 				return err
 			}
 		}
