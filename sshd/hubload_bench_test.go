@@ -44,7 +44,8 @@ const hubLoadClients = 64
 //	RELINK_BENCH_SESSIONS=50 RELINK_BENCH_ROWS=1000000 RELINK_BENCH_DB=/tmp/relink-ssh-1m.db RELINK_BENCH_PRESSES=100 \
 //	  go test ./sshd -run '^$' -bench BenchmarkHubLoad -benchtime 1x
 //
-// RELINK_BENCH_SESSIONS=0 measures the ingestion alone for as long.
+// RELINK_BENCH_SESSIONS=0 measures the ingestion alone for as long;
+// RELINK_BENCH_TARGETS=n sends every event to one of n connections.
 func BenchmarkHubLoad(b *testing.B) {
 	sessions, rows, presses := envInt(b, "RELINK_BENCH_SESSIONS", 50), envInt(b, "RELINK_BENCH_ROWS", 10000), envInt(b, "RELINK_BENCH_PRESSES", 50)
 	st := hubLoadStore(b, rows)
@@ -65,8 +66,14 @@ func BenchmarkHubLoad(b *testing.B) {
 	defer func() { stop(); <-served }()
 
 	// Login failures at cobalt connections spread over the cache (every
-	// third connection is cobalt's), each event new.
+	// third connection is cobalt's), each event new; with
+	// RELINK_BENCH_TARGETS=n they go to the first n cobalt connections
+	// only, so that after the first n events each repeats a failure the
+	// connection already has (only observed_at moves).
 	cobalts := max(1, rows/3)
+	if n := envInt(b, "RELINK_BENCH_TARGETS", 0); n > 0 {
+		cobalts = min(cobalts, n)
+	}
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 	t0 := time.Now().Add(-time.Minute)
 	var seq atomic.Int64
