@@ -70,3 +70,47 @@ func TestRepeatedFailureSetsOnlyWhatChanged(t *testing.T) {
 		t.Fatalf("the failing page still counts %d after the repair", n)
 	}
 }
+
+// The unfiltered all-failing count is the triggers' counts of the failing
+// categories, not a scan of the failing rows, and it stays right through a
+// burst of new failures, repeats, a change of category and a repair.
+func TestAllFailingCountFollowsABurst(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	var regs []Registration
+	for _, id := range []string{"a", "b", "c", "d"} {
+		regs = append(regs, Registration{Provider: "cobalt", ProviderID: id, Name: "Person " + id, Institution: "Clinic " + id})
+	}
+	importRows(t, s, regs...)
+	burst := []Observation{
+		obs("cobalt", "a", health.LoginRequired, 1, "webhook"), obs("cobalt", "b", health.LoginRequired, 1, "webhook"),
+		obs("cobalt", "c", health.AccountLocked, 1, "webhook"), obs("cobalt", "a", health.LoginRequired, 2, "webhook"),
+		obs("cobalt", "b", health.AccountLocked, 3, "webhook"), obs("cobalt", "c", health.Healthy, 4, "poll"),
+		obs("cobalt", "d", health.Healthy, 4, "poll"),
+	}
+	for i := range burst {
+		if burst[i].Kind == "webhook" {
+			burst[i].EventID = "evt-" + string(rune('0'+i))
+		}
+	}
+	mustApply(t, s, burst...)
+	all := PageQuery{Group: Group{Kind: GroupAllFailing}}
+	var rows int
+	if err := s.db.QueryRow(`SELECT COUNT(*) FROM connections WHERE failing = 1`).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	page, err := s.Page(ctx, all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.CountPage(ctx, all)
+	if err != nil || n != 2 || rows != 2 || len(page) != 2 {
+		t.Fatalf("all failing counts %d (%v), the rows %d, the page %d; want 2 (a and b)", n, err, rows, len(page))
+	}
+	if _, err := s.db.Exec(`UPDATE counts SET n = n + 40 WHERE category = 'login_required' AND institution = 'Clinic a'`); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := s.CountPage(ctx, all); n != 42 {
+		t.Fatalf("the count %d does not come from the kept counts (want 2 + 40)", n)
+	}
+}
