@@ -31,6 +31,12 @@ import (
 // flood of re-reads (fifty sessions told of each stored webhook) must
 // leave the writer one to write with.
 //
+// The insights (Breakdown, NewFailuresPerDay, Expiring) are read again at
+// most once every insightsSettle however often Changed comes: they sum a
+// day's or a category's history, dearer than the counts, and a flood of
+// stored webhooks tells of a change four times a second; a change shows in
+// them within insightsSettle.
+//
 // A caller gets its own copy of every map and slice.
 type SharedReads struct {
 	st     *store.Store
@@ -56,6 +62,10 @@ type sharedEntry struct {
 // notice came: shorter than the dashboard's re-read (3 s), so a change the
 // hub was not told of shows at a session's next re-read or the one after.
 const DefaultSharedMaxAge = 2 * time.Second
+
+// insightsSettle is how long an insight read before a Changed still
+// serves (see SharedReads).
+const insightsSettle = time.Second
 
 // sharedReadSlots is how many reads through a SharedReads run at once:
 // half of the store's connections (store.Open: four).
@@ -104,11 +114,17 @@ func (r *SharedReads) Changed() {
 // starts it. The read runs apart from ctx (the first caller may leave, the
 // others still wait on it), bounded by queryTimeout; ctx bounds the wait.
 func (r *SharedReads) read(ctx context.Context, key string, f func(context.Context) (any, error)) (any, error) {
+	return r.readSettled(ctx, key, 0, f)
+}
+
+// readSettled is read, except that a result of an earlier generation still
+// serves while younger than settle (and maxAge).
+func (r *SharedReads) readSettled(ctx context.Context, key string, settle time.Duration, f func(context.Context) (any, error)) (any, error) {
 	r.mu.Lock()
 	gen := r.gen
 	e, ok := r.entries[key]
 	r.mu.Unlock()
-	if ok && e.gen == gen && r.now().Sub(e.at) < r.maxAge {
+	if age := r.now().Sub(e.at); ok && age < r.maxAge && (e.gen == gen || age < settle) {
 		return e.val, nil
 	}
 	ch := r.flight.DoChan(strconv.FormatUint(gen, 10)+"\x00"+key, func() (any, error) {
@@ -190,33 +206,33 @@ func (r *SharedReads) CountPage(ctx context.Context, q store.PageQuery) (int, er
 	return v.(int), nil
 }
 
-// Breakdown is store.Breakdown, shared.
+// Breakdown is store.Breakdown, shared; an insight (see insightsSettle).
 func (r *SharedReads) Breakdown(ctx context.Context, cat health.Category, limit int) ([]store.Breakdown, error) {
 	key := "breakdown\x00" + string(cat) + "\x00" + strconv.Itoa(limit)
-	v, err := r.read(ctx, key, func(ctx context.Context) (any, error) { return r.st.Breakdown(ctx, cat, limit) })
+	v, err := r.readSettled(ctx, key, insightsSettle, func(ctx context.Context) (any, error) { return r.st.Breakdown(ctx, cat, limit) })
 	if err != nil {
 		return nil, err
 	}
 	return slices.Clone(v.([]store.Breakdown)), nil
 }
 
-// NewFailuresPerDay is store.NewFailuresPerDay, shared: its days start at
+// NewFailuresPerDay is store.NewFailuresPerDay, shared, an insight: its days start at
 // midnight UTC, so now counts by the day it falls on.
 func (r *SharedReads) NewFailuresPerDay(ctx context.Context, g store.Group, now time.Time, days int) ([]int, error) {
 	day := now.UTC().Truncate(24 * time.Hour)
 	key := "perday\x00" + strconv.Itoa(int(g.Kind)) + "\x00" + string(g.Category) + "\x00" + strconv.FormatInt(day.Unix(), 10) +
 		"\x00" + strconv.Itoa(days)
-	v, err := r.read(ctx, key, func(ctx context.Context) (any, error) { return r.st.NewFailuresPerDay(ctx, g, now, days) })
+	v, err := r.readSettled(ctx, key, insightsSettle, func(ctx context.Context) (any, error) { return r.st.NewFailuresPerDay(ctx, g, now, days) })
 	if err != nil {
 		return nil, err
 	}
 	return slices.Clone(v.([]int)), nil
 }
 
-// Expiring is store.Expiring, shared: a result read up to maxAge before
-// now serves, as every shared result does.
+// Expiring is store.Expiring, shared, an insight: a result read up to
+// maxAge before now serves, as every shared result does.
 func (r *SharedReads) Expiring(ctx context.Context, now time.Time) (store.ExpiringSummary, error) {
-	v, err := r.read(ctx, "expiring", func(ctx context.Context) (any, error) { return r.st.Expiring(ctx, now) })
+	v, err := r.readSettled(ctx, "expiring", insightsSettle, func(ctx context.Context) (any, error) { return r.st.Expiring(ctx, now) })
 	if err != nil {
 		return store.ExpiringSummary{}, err
 	}

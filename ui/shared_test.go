@@ -120,3 +120,40 @@ func TestSharedReadsWaitForASlot(t *testing.T) {
 		t.Fatalf("a page read with a slot free: %d rows, %v; want 5", len(rows), err)
 	}
 }
+
+// TestSharedInsightsSettle: after Changed the counts are read again at
+// once, the insights (here the breakdown) only once their read is
+// insightsSettle old: a flood of notices re-reads them once a second.
+func TestSharedInsightsSettle(t *testing.T) {
+	st := newStore(t)
+	ctx := context.Background()
+	now := epoch
+	shared := NewSharedReads(st, time.Minute, func() time.Time { return now })
+	total := func() int {
+		bs, err := shared.Breakdown(ctx, health.LoginRequired, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, b := range bs {
+			n += b.N
+		}
+		return n
+	}
+	if got := total(); got != 14 {
+		t.Fatalf("breakdown of login_required sums to %d, want 14 (the seed)", got)
+	}
+	breakOne(t, st)
+	shared.Changed()
+	if c, err := shared.Counts(ctx); err != nil || c.ByCategory[health.LoginRequired] != 15 {
+		t.Fatalf("counts after Changed: %v %v, want 15 login_required", c.ByCategory, err)
+	}
+	now = now.Add(insightsSettle / 2)
+	if got := total(); got != 14 {
+		t.Fatalf("breakdown within insightsSettle of its read sums to %d, want 14 (served)", got)
+	}
+	now = now.Add(insightsSettle / 2)
+	if got := total(); got != 15 {
+		t.Fatalf("breakdown insightsSettle after its read sums to %d, want 15 (read again)", got)
+	}
+}
