@@ -68,7 +68,8 @@ func (s *Store) Apply(ctx context.Context, obs []Observation) ([]Outcome, error)
 
 // applier holds one transaction's prepared statements: compiling them
 // (with the count triggers) once per batch instead of once per row is most
-// of the cost of a sync.
+// of the cost of a sync. They come from the store's stmtCache, so each of
+// the pool's connections compiles a statement once, not once a batch.
 type applier struct {
 	s     *Store
 	tx    *sql.Tx
@@ -79,8 +80,12 @@ func (a *applier) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if st, ok := a.stmts[query]; ok {
 		return st, nil
 	}
-	st, err := a.tx.PrepareContext(ctx, query)
-	if err != nil {
+	var st *sql.Stmt
+	if shared, err := a.s.stmts.get(ctx, a.s.db, query); err != nil {
+		return nil, err
+	} else if shared != nil {
+		st = a.tx.StmtContext(ctx, shared)
+	} else if st, err = a.tx.PrepareContext(ctx, query); err != nil {
 		return nil, err
 	}
 	if a.stmts == nil {

@@ -44,6 +44,7 @@ type Store struct {
 	sealer Sealer
 	now    func() time.Time
 	ckpt   *checkpointer
+	stmts  stmtCache // Apply's prepared statements
 }
 
 // Options tune Open.
@@ -123,6 +124,7 @@ func dsn(path string) string {
 // Close stops the checkpoints and closes the database.
 func (s *Store) Close() error {
 	err := s.ckpt.close()
+	s.stmts.close()
 	if cerr := s.db.Close(); cerr != nil {
 		return cerr
 	}
