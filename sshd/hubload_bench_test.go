@@ -27,7 +27,8 @@ import (
 )
 
 // hubLoadClients are the webhook senders, each on its own keep-alive
-// connection: as many as server.BenchmarkWebhookLoad has.
+// connection: as many as server.BenchmarkWebhookLoad has
+// (RELINK_BENCH_CLIENTS sets another number).
 const hubLoadClients = 64
 
 // BenchmarkHubLoad: relink serve's verified webhook ingestion (server, as
@@ -48,6 +49,7 @@ const hubLoadClients = 64
 // RELINK_BENCH_TARGETS=n sends every event to one of n connections.
 func BenchmarkHubLoad(b *testing.B) {
 	sessions, rows, presses := envInt(b, "RELINK_BENCH_SESSIONS", 50), envInt(b, "RELINK_BENCH_ROWS", 10000), envInt(b, "RELINK_BENCH_PRESSES", 50)
+	clients := envInt(b, "RELINK_BENCH_CLIENTS", hubLoadClients)
 	st := hubLoadStore(b, rows)
 	hub := startBenchHub(b, st, sessions, 3*time.Second)
 	const secret = "bench-cobalt-webhook-secret"
@@ -97,7 +99,7 @@ func BenchmarkHubLoad(b *testing.B) {
 		halt := make(chan struct{})
 		var senders sync.WaitGroup
 		start := time.Now()
-		for range hubLoadClients {
+		for range clients {
 			senders.Go(func() {
 				c, err := net.Dial("tcp", ln.Addr().String())
 				if err != nil {
