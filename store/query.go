@@ -286,14 +286,7 @@ func (s *Store) Breakdown(ctx context.Context, cat health.Category, limit int) (
 // first), how many connections of the group started failing that day (UTC).
 func (s *Store) NewFailuresPerDay(ctx context.Context, g Group, now time.Time, days int) ([]int, error) {
 	start := now.UTC().Truncate(24*time.Hour).AddDate(0, 0, -(days - 1))
-	q := `SELECT (first_failed_at - ?) / 86400000 AS d, COUNT(*) FROM connections
-		WHERE failing = 1 AND first_failed_at >= ?`
-	args := []any{start.UnixMilli(), start.UnixMilli()}
-	if g.Kind == GroupCategory {
-		q += ` AND category = ?`
-		args = append(args, string(g.Category))
-	}
-	q += ` GROUP BY d`
+	q, args := newFailuresQuery(g, start)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: counting new failures per day: %w", err)
@@ -310,6 +303,23 @@ func (s *Store) NewFailuresPerDay(ctx context.Context, g Group, now time.Time, d
 		}
 	}
 	return out, rows.Err()
+}
+
+// newFailuresQuery counts g's connections per day of first failure since
+// start. Every failing row's category is one of failingCategories: naming
+// them lets the all-failing count seek connections_cat_since per category
+// to the window's rows instead of reading every failing row.
+func newFailuresQuery(g Group, start time.Time) (string, []any) {
+	q := `SELECT (first_failed_at - ?) / 86400000 AS d, COUNT(*) FROM connections
+		WHERE failing = 1 AND first_failed_at >= ?`
+	args := []any{start.UnixMilli(), start.UnixMilli()}
+	if g.Kind == GroupCategory {
+		q += ` AND category = ?`
+		args = append(args, string(g.Category))
+	} else {
+		q += ` AND category IN (` + failingCategories + `)`
+	}
+	return q + ` GROUP BY d`, args
 }
 
 // ListQuery selects connections for `relink ls`.
