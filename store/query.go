@@ -285,41 +285,47 @@ func (s *Store) Breakdown(ctx context.Context, cat health.Category, limit int) (
 // NewFailuresPerDay counts, for each of the last days days up to now (oldest
 // first), how many connections of the group started failing that day (UTC).
 func (s *Store) NewFailuresPerDay(ctx context.Context, g Group, now time.Time, days int) ([]int, error) {
+	out := make([]int, max(days, 0))
+	if days <= 0 {
+		return out, nil
+	}
 	start := now.UTC().Truncate(24*time.Hour).AddDate(0, 0, -(days - 1))
-	q, args := newFailuresQuery(g, start)
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
+	q, args := newFailuresQuery(g, start, days)
+	dest := make([]any, days)
+	for i := range out {
+		dest[i] = &out[i]
+	}
+	if err := s.db.QueryRowContext(ctx, q, args...).Scan(dest...); err != nil {
 		return nil, fmt.Errorf("store: counting new failures per day: %w", err)
 	}
-	defer rows.Close()
-	out := make([]int, days)
-	for rows.Next() {
-		var d, n int
-		if err := rows.Scan(&d, &n); err != nil {
-			return nil, err
-		}
-		if d >= 0 && d < days {
-			out[d] = n
-		}
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
-// newFailuresQuery counts g's connections per day of first failure since
-// start. Every failing row's category is one of failingCategories: naming
-// them lets the all-failing count seek connections_cat_since per category
-// to the window's rows instead of reading every failing row.
-func newFailuresQuery(g Group, start time.Time) (string, []any) {
-	q := `SELECT (first_failed_at - ?) / 86400000 AS d, COUNT(*) FROM connections
-		WHERE failing = 1 AND first_failed_at >= ?`
-	args := []any{start.UnixMilli(), start.UnixMilli()}
+// newFailuresQuery counts g's connections whose first failure falls in
+// each of days days from start: one COUNT per day over its range of
+// connections_cat_since, so every entry of the window is stepped over once
+// and nothing is sorted (a GROUP BY on the day sorted them all, and a
+// webhook storm adds thousands to today). Every failing row's category is
+// one of failingCategories: naming them lets the all-failing count seek the
+// index per category instead of reading every failing row.
+func newFailuresQuery(g Group, start time.Time, days int) (string, []any) {
+	cond, catArgs := `category IN (`+failingCategories+`)`, []any(nil)
 	if g.Kind == GroupCategory {
-		q += ` AND category = ?`
-		args = append(args, string(g.Category))
-	} else {
-		q += ` AND category IN (` + failingCategories + `)`
+		cond, catArgs = `category = ?`, []any{string(g.Category)}
 	}
-	return q + ` GROUP BY d`, args
+	var q strings.Builder
+	var args []any
+	q.WriteString("SELECT ")
+	for i := range days {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString(`(SELECT COUNT(*) FROM connections WHERE failing = 1 AND ` + cond +
+			` AND first_failed_at >= ? AND first_failed_at < ?)`)
+		from := start.AddDate(0, 0, i)
+		args = append(append(args, catArgs...), from.UnixMilli(), from.AddDate(0, 0, 1).UnixMilli())
+	}
+	return q.String(), args
 }
 
 // ListQuery selects connections for `relink ls`.
