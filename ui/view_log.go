@@ -10,6 +10,8 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/relink/relink/internal/textfmt"
 )
 
 // The messages log: every result, error and refusal the status line
@@ -200,15 +202,15 @@ func cutResult(c *Context, rs string, most int, r *result) string {
 	hint := logHint(c)
 	if r == nil || hint == "" || (!cut && !r.more) {
 		if cut {
-			return ansi.Truncate(rs, most, ic.Ellipsis)
+			return textfmt.Truncate(rs, most, ic.Ellipsis)
 		}
 		return rs
 	}
 	tail := s.Subtle.Render(ic.Ellipsis + " " + hint)
 	if room := most - lipgloss.Width(tail) - 1; room >= 10 {
-		return ansi.Truncate(rs, room, "") + " " + tail
+		return textfmt.Truncate(rs, room, "") + " " + tail
 	}
-	return ansi.Truncate(rs, most, ic.Ellipsis)
+	return textfmt.Truncate(rs, most, ic.Ellipsis)
 }
 
 // wrapWords wraps plain text at w cells, between words only (a flag such

@@ -134,7 +134,8 @@ const Ellipsis = "…"
 // (Ellipsis, or the ASCII mode's "~"), so that cut text never reads as
 // whole. Widths are in cells: a wide rune or an emoji counts two and is
 // never split; styles (ANSI sequences) in s are kept and take no room. A
-// string that fits is returned as it is.
+// string that fits is returned as it is; a cut never leaves a space before
+// the tail.
 func Truncate(s string, w int, tail string) string {
 	if w <= 0 {
 		return ""
@@ -142,7 +143,14 @@ func Truncate(s string, w int, tail string) string {
 	if ansi.StringWidth(s) <= w {
 		return s
 	}
-	return ansi.Truncate(s, w, tail)
+	out := ansi.Truncate(s, w, tail)
+	// A cut between words ends at the word, not at a space before the
+	// tail: "First Platypus…", never "First Platypus …".
+	kept := strings.TrimSuffix(ansi.Strip(out), tail)
+	if n := len(kept) - len(strings.TrimRight(kept, " ")); n > 0 && n < len(kept) {
+		out = ansi.Truncate(s, w-n, tail)
+	}
+	return out
 }
 
 // Width is the cells s takes on a terminal, its styles left out.

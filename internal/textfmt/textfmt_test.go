@@ -92,9 +92,10 @@ func TestTruncateEndsEveryCutWithTheEllipsis(t *testing.T) {
 		{"First Platypus Bank", 19, "First Platypus Bank"},
 		{"First Platypus Bank", 12, "First Platy…"},
 		{"São Paulo", 4, "São…"},
-		{"銀行の支店", 5, "銀行…"}, // 2+2+1: the third wide rune would not fit with the tail
-		{"ok 👍 then", 4, "ok …"},
-		{"\x1b[1mbold text\x1b[m", 6, "\x1b[1mbold …\x1b[m"},
+		{"銀行の支店", 5, "銀行…"},                            // 2+2+1: the third wide rune would not fit with the tail
+		{"ok 👍 then", 4, "ok…"},                        // the emoji does not fit: the cut ends at the word
+		{"First Platypus Bank", 16, "First Platypus…"}, // never "First Platypus …"
+		{"\x1b[1mbold text\x1b[m", 6, "\x1b[1mbold…\x1b[m"},
 		{"anything", 1, "…"},
 		{"anything", 0, ""},
 	} {
