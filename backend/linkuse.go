@@ -9,8 +9,8 @@ import (
 
 // Link uses NoteLinkUse records.
 const (
-	LinkCopied = "copied"
-	LinkOpened = "opened"
+	LinkCopied = store.LinkCopied
+	LinkOpened = store.LinkOpened
 )
 
 // NoteLinkUse records that the operator copied or opened (action) a link of
@@ -43,7 +43,7 @@ func (d *Backend) NoteLinkUse(ctx context.Context, ref string, kind store.LinkKi
 	if who == "" {
 		who = "an unnamed operator"
 	}
-	if err := d.Store.Note(ctx, conn.ID, "link", fmt.Sprintf("%s link %s by %s", kind, action, who)); err != nil {
+	if err := d.Store.Note(ctx, conn.ID, "link", store.LinkUseSummary(kind, action, who)); err != nil {
 		return err
 	}
 	if err := d.Store.Audit(ctx, store.AuditEntry{At: d.now(), Operator: d.Operator, Action: verb, Target: conn.Ref(), Detail: string(kind) + " link"}); err != nil {

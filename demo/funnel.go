@@ -242,7 +242,7 @@ func (e *Env) writeStories(ctx context.Context, stories []story, clk *seedClock,
 					Operator: agent, CreatedAt: s.useAt.Add(-time.Minute)}); err != nil {
 					return err
 				}
-				if err := e.Store.Note(ctx, s.conn.ID, "link", "direct link copied by "+agent); err != nil {
+				if err := e.Store.Note(ctx, s.conn.ID, "link", store.LinkUseSummary(store.LinkDirect, store.LinkCopied, agent)); err != nil {
 					return err
 				}
 				return e.Store.Audit(ctx, store.AuditEntry{At: s.useAt, Operator: agent, Action: "copy", Target: s.conn.Ref(), Detail: "direct link"})

@@ -59,6 +59,20 @@ func (s *Store) Note(ctx context.Context, connID int64, kind, summary string) er
 	return nil
 }
 
+// The uses of a link an operator notes (backend.NoteLinkUse).
+const (
+	LinkCopied = "copied"
+	LinkOpened = "opened"
+)
+
+// LinkUseSummary is the history line of a link of kind an operator used
+// (action: LinkCopied or LinkOpened): "durable link copied by dana". The
+// funnel finds link uses by this line (linkUseCond), so this is the one
+// place it is worded.
+func LinkUseSummary(kind LinkKind, action, who string) string {
+	return fmt.Sprintf("%s link %s by %s", kind, action, who)
+}
+
 // AuditEntry is one line of the audit log.
 type AuditEntry struct {
 	At       time.Time

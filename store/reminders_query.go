@@ -230,10 +230,13 @@ func (f FunnelRow) MedianRepair() time.Duration {
 	return (f.RepairTimes[n/2-1] + f.RepairTimes[n/2]) / 2
 }
 
-// linkUse is the history entries that say a reconnect link was used: a
-// click on a durable link (RecordClick), and an agent copying or opening a
-// link (backend.NoteLinkUse writes "direct link copied by dana").
-const linkUse = `(kind = 'click' OR (kind = 'link' AND (summary LIKE '% link copied by %' OR summary LIKE '% link opened by %')))`
+// linkUseCond is the history entries that say a reconnect link was used:
+// a click on a durable link (RecordClick), and an agent copying or opening
+// a link (LinkUseSummary's line, "direct link copied by dana").
+func linkUseCond() string {
+	used := func(action string) string { return "summary LIKE '" + LinkUseSummary("%", action, "%") + "'" }
+	return "(kind = 'click' OR (kind = 'link' AND (" + used(LinkCopied) + " OR " + used(LinkOpened) + ")))"
+}
 
 // repairedAfter is the first healthy signal of connection cid at or after
 // the time from, else the time it was last seen healthy when it still is.
@@ -351,7 +354,7 @@ func (s *Store) Funnel(ctx context.Context, since time.Time, topics []string) ([
 // before the repair.
 var linkOnlyQuery = `WITH uses AS (
 			SELECT connection_id AS cid, MIN(observed_at) AS used FROM events NOT INDEXED -- one pass over the table
-			WHERE observed_at >= ? AND connection_id IS NOT NULL AND ` + linkUse + ` GROUP BY connection_id),
+			WHERE observed_at >= ? AND connection_id IS NOT NULL AND ` + linkUseCond() + ` GROUP BY connection_id),
 		fixed AS MATERIALIZED (SELECT u.cid, u.used, ` + repairedAfter("u.cid", "u.used") + ` AS repaired FROM uses u)
 		SELECT f.used, f.repaired, COALESCE(
 			(SELECT e.category FROM events e WHERE e.connection_id = f.cid AND e.kind != 'reminder' AND e.category != ''
