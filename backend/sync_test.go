@@ -108,25 +108,24 @@ func (g *gatedProvider) Sync(ctx context.Context, conns iter.Seq[provider.Conn],
 	return g.Provider.Sync(ctx, conns, cursor, emit)
 }
 
-// One sync at a time across the hub: while the hub's sync runs, a
-// session's ctrl+r does not start another pass over the provider; it waits
-// for the hub's, sees its progress (named as the hub's), and gets its
-// result. Every copy made by As shares the gate and sees its state.
-func TestTwoSyncsAtOnceMakeOnePass(t *testing.T) {
+// gatedPlaid is a backend over n Plaid emulator Items behind a gate (one
+// SyncGate, as the hub has), with its provider held at each pass's start.
+func gatedPlaid(t *testing.T, n int) (*backend.Backend, *gatedProvider) {
+	t.Helper()
 	emu, err := sandbox.NewPlaid(sandbox.PlaidOptions{PerItemPerMinute: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer emu.Close()
+	t.Cleanup(func() { emu.Close() })
 	var regs []store.Registration
-	for i := range 5 {
+	for i := range n {
 		c := sandbox.Connection{ID: fmt.Sprintf("item-%d", i), AccessToken: fmt.Sprintf("access-sandbox-%d", i), Code: "ITEM_LOGIN_REQUIRED"}
 		if _, err := emu.AddConnection(c); err != nil {
 			t.Fatal(err)
 		}
 		regs = append(regs, store.Registration{Provider: provider.Plaid, ProviderID: c.ID, AccessToken: c.AccessToken, UserRef: "u"})
 	}
-	emu.Faults.SetLatency(5 * time.Millisecond) // a slow provider; the gate below holds the pass itself
+	emu.Faults.SetLatency(5 * time.Millisecond) // a slow provider; the gate holds the pass itself
 	st := openStore(t, regs...)
 	id, secret := emu.Credentials()
 	pc, err := plaid.New(plaid.Config{BaseURL: emu.URL(), ClientID: id, Secret: secret, ClientName: "t", Language: "en", CountryCodes: []string{"US"}, HostedLink: true,
@@ -135,8 +134,16 @@ func TestTwoSyncsAtOnceMakeOnePass(t *testing.T) {
 		t.Fatal(err)
 	}
 	gp := &gatedProvider{Provider: pc, entered: make(chan struct{}, 4), release: make(chan struct{})}
-	desk := &backend.Backend{Store: st, Providers: map[string]provider.Provider{provider.Plaid: gp}, Operator: "admin",
-		Syncs: backend.NewSyncGate()}
+	return &backend.Backend{Store: st, Providers: map[string]provider.Provider{provider.Plaid: gp}, Operator: "admin",
+		Syncs: backend.NewSyncGate()}, gp
+}
+
+// One sync at a time across the hub: while the hub's sync runs, a
+// session's ctrl+r does not start another pass over the provider; it waits
+// for the hub's, sees its progress (named as the hub's), and gets its
+// result. Every copy made by As shares the gate and sees its state.
+func TestTwoSyncsAtOnceMakeOnePass(t *testing.T) {
+	desk, gp := gatedPlaid(t, 5)
 	hub, lee := desk.As("the hub"), desk.As("lee")
 	ctx := context.Background()
 
@@ -196,29 +203,7 @@ func TestTwoSyncsAtOnceMakeOnePass(t *testing.T) {
 // does not fail the sync for the hub waiting on it: the pass goes on and
 // the hub gets its result. A sync nobody waits on any more ends.
 func TestASyncOutlivesItsStarterWhileOthersWaitOnIt(t *testing.T) {
-	emu, err := sandbox.NewPlaid(sandbox.PlaidOptions{PerItemPerMinute: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Close()
-	var regs []store.Registration
-	for i := range 3 {
-		c := sandbox.Connection{ID: fmt.Sprintf("item-%d", i), AccessToken: fmt.Sprintf("access-sandbox-%d", i), Code: "ITEM_LOGIN_REQUIRED"}
-		if _, err := emu.AddConnection(c); err != nil {
-			t.Fatal(err)
-		}
-		regs = append(regs, store.Registration{Provider: provider.Plaid, ProviderID: c.ID, AccessToken: c.AccessToken, UserRef: "u"})
-	}
-	st := openStore(t, regs...)
-	id, secret := emu.Credentials()
-	pc, err := plaid.New(plaid.Config{BaseURL: emu.URL(), ClientID: id, Secret: secret, ClientName: "t", Language: "en", CountryCodes: []string{"US"}, HostedLink: true,
-		PerItemPerMinute: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gp := &gatedProvider{Provider: pc, entered: make(chan struct{}, 4), release: make(chan struct{})}
-	desk := &backend.Backend{Store: st, Providers: map[string]provider.Provider{provider.Plaid: gp}, Operator: "admin",
-		Syncs: backend.NewSyncGate()}
+	desk, gp := gatedPlaid(t, 3)
 	lee, hub := desk.As("lee"), desk.As("the hub")
 
 	session, closeSession := context.WithCancel(context.Background())

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -12,22 +11,9 @@ import (
 // counted, so the count matches the live links a dashboard offered.
 func TestRevokeLinksRevokesAndCountsTheLiveOnes(t *testing.T) {
 	ctx := context.Background()
-	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "r.db"), Options{Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	im, err := s.BeginImport(ctx, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := im.Add(ctx, Registration{Provider: "belvo", ProviderID: "l1", Name: "Ana"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := im.Commit(ctx, "reg.csv"); err != nil {
-		t.Fatal(err)
-	}
+	s := openTest(t)
+	now := t0
+	importRows(t, s, Registration{Provider: "belvo", ProviderID: "l1", Name: "Ana"})
 	c, err := s.Connection(ctx, "belvo", "l1")
 	if err != nil {
 		t.Fatal(err)
