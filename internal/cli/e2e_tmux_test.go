@@ -78,9 +78,7 @@ func TestDashboardInTmux(t *testing.T) {
 		if i == 20 {
 			t.Fatalf("no expiring group:\n%s", tm.capture())
 		}
-		before := viewBar(tm.capture())
-		tm.keys("Tab")
-		tm.waitFor("the next group", 5*time.Second, func(s string) bool { return viewBar(s) != before })
+		tm.nextGroup()
 	}
 	tm.keys("Enter")
 	email := regexp.MustCompile(`[a-z0-9.]+@example\.(com|org|net)`)
@@ -184,9 +182,7 @@ func TestDashboardCopiesAWorkingLinkInTmux(t *testing.T) {
 		if i == 10 {
 			t.Fatalf("no login_required group:\n%s", tm.capture())
 		}
-		before := viewBar(tm.capture())
-		tm.keys("Tab")
-		tm.waitFor("the next group", 5*time.Second, func(s string) bool { return viewBar(s) != before })
+		tm.nextGroup()
 	}
 	tm.keys("/")
 	tm.literal("plaid")
@@ -317,6 +313,18 @@ func (tm *tmux) quit() {
 }
 
 // viewBar is the second line of the screen: group, filter, sort, marks, position.
+// nextGroup presses Tab and waits for the view bar to name another group.
+// It compares the group's title only: the rest of the bar (the position,
+// a count a sync changes) may change by itself, and a wait it ended would
+// send the next Tab before this one took effect, overshooting the group.
+func (tm *tmux) nextGroup() {
+	tm.t.Helper()
+	title := func(s string) string { t, _, _ := strings.Cut(viewBar(s), " · "); return strings.TrimSpace(t) }
+	before := title(tm.capture())
+	tm.keys("Tab")
+	tm.waitFor("the next group", 5*time.Second, func(s string) bool { return title(s) != before })
+}
+
 func viewBar(s string) string {
 	lines := strings.Split(s, "\n")
 	if len(lines) < 2 {
