@@ -44,8 +44,24 @@ type Outcome struct {
 // for every event and every poll that changed something, and queued
 // reminders cancelled when a connection is healthy again.
 func (s *Store) Apply(ctx context.Context, obs []Observation) ([]Outcome, error) {
-	out := make([]Outcome, len(obs))
-	err := s.inTx(ctx, "storing provider signals", func(tx *sql.Tx) error {
+	out, flushed, err := s.ApplyUnflushed(ctx, obs)
+	if err != nil {
+		return nil, err
+	}
+	if err := flushed(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ApplyUnflushed is Apply returning once the transaction committed, before
+// it is on disk: readers see it, and flushed returns once it is on disk
+// (or the error that it may not be). The webhook writer stores its next
+// batch while the disk flushes the last one, and answers each batch's
+// webhooks after its flushed.
+func (s *Store) ApplyUnflushed(ctx context.Context, obs []Observation) (out []Outcome, flushed func() error, err error) {
+	out = make([]Outcome, len(obs))
+	n, err := s.inTxUnflushed(ctx, "storing provider signals", func(tx *sql.Tx) error {
 		a := &applier{s: s, tx: tx}
 		defer a.close()
 		// Statements run without the caller's cancellation (each would cost
@@ -63,7 +79,10 @@ func (s *Store) Apply(ctx context.Context, obs []Observation) ([]Outcome, error)
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, func() error { return s.dur.wait(n) }, nil
 }
 
 // applier holds one transaction's prepared statements: compiling them

@@ -51,7 +51,7 @@ func (s *Store) History(ctx context.Context, connID int64, limit int) ([]Event, 
 // connection's history.
 func (s *Store) Note(ctx context.Context, connID int64, kind, summary string) error {
 	now := msv(s.now())
-	_, err := s.db.ExecContext(ctx, `INSERT INTO events (connection_id, provider, provider_id, kind, summary, observed_at, received_at)
+	_, err := s.exec(ctx, `INSERT INTO events (connection_id, provider, provider_id, kind, summary, observed_at, received_at)
 		SELECT id, provider, provider_id, ?, ?, ?, ? FROM connections WHERE id = ?`, kind, summary, now, now, connID)
 	if err != nil {
 		return fmt.Errorf("store: noting %s on #%d: %w", kind, connID, err)
@@ -179,11 +179,11 @@ func (s *Store) SyncStates(ctx context.Context) (map[string]SyncState, error) {
 func (s *Store) RecordSync(ctx context.Context, provider string, at time.Time, cursor string, seen, changed int, syncErr error) error {
 	var err error
 	if syncErr != nil {
-		_, err = s.db.ExecContext(ctx, `INSERT INTO sync_state (provider, last_attempt_at, last_error) VALUES (?, ?, ?)
+		_, err = s.exec(ctx, `INSERT INTO sync_state (provider, last_attempt_at, last_error) VALUES (?, ?, ?)
 			ON CONFLICT (provider) DO UPDATE SET last_attempt_at = excluded.last_attempt_at, last_error = excluded.last_error`,
 			provider, msv(at), syncErr.Error())
 	} else {
-		_, err = s.db.ExecContext(ctx, `INSERT INTO sync_state (provider, last_attempt_at, last_success_at, last_error, cursor, seen, changed)
+		_, err = s.exec(ctx, `INSERT INTO sync_state (provider, last_attempt_at, last_success_at, last_error, cursor, seen, changed)
 			VALUES (?, ?, ?, '', ?, ?, ?)
 			ON CONFLICT (provider) DO UPDATE SET last_attempt_at = excluded.last_attempt_at, last_success_at = excluded.last_success_at,
 			last_error = '', cursor = excluded.cursor, seen = excluded.seen, changed = excluded.changed`,

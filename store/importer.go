@@ -144,10 +144,11 @@ func (im *Importer) Commit(ctx context.Context, source string) error {
 		im.tx.Rollback()
 		return err
 	}
-	if err := im.tx.Commit(); err != nil {
+	n, err := im.s.commit(im.tx)
+	if err != nil {
 		return fmt.Errorf("store: committing import: %w", err)
 	}
-	return nil
+	return im.s.dur.wait(n)
 }
 
 // Rollback abandons the import.

@@ -44,6 +44,7 @@ type Store struct {
 	sealer Sealer
 	now    func() time.Time
 	ckpt   *checkpointer
+	dur    *syncer   // the fsync every write waits for (durable.go)
 	stmts  stmtCache // Apply's prepared statements
 }
 
@@ -54,6 +55,10 @@ type Options struct {
 	Sealer Sealer
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Fsync flushes a file (the cache's WAL) to the disk; every write waits
+	// for it (durable.go). When nil, the file is opened and (*os.File).Sync
+	// called. Tests hold it to see what waits for the disk.
+	Fsync func(path string) error
 }
 
 // Open opens (creating if needed) the cache at path and brings its schema up
@@ -80,7 +85,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	db.SetMaxOpenConns(4)
 	db.SetMaxIdleConns(4)
 	db.SetConnMaxIdleTime(0)
-	s := &Store{db: db, path: path, sealer: opts.Sealer, now: opts.Now}
+	s := &Store{db: db, path: path, sealer: opts.Sealer, now: opts.Now, dur: newSyncer(path, opts.Fsync)}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -113,7 +118,7 @@ const checkpointEvery = 50 * time.Millisecond
 // dsn is the connection string of every connection to the cache.
 func dsn(path string) string {
 	q := url.Values{}
-	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(FULL)",
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)",
 		"temp_store(MEMORY)", "cache_size(-65536)", fmt.Sprintf("wal_autocheckpoint(%d)", autoPages)} {
 		q.Add("_pragma", p)
 	}
@@ -212,8 +217,12 @@ func (s *Store) migrate(ctx context.Context) error {
 			tx.Rollback()
 			return fmt.Errorf("store: recording migration %s: %w", m.name, err)
 		}
-		if err := tx.Commit(); err != nil {
+		n, err := s.commit(tx)
+		if err != nil {
 			return fmt.Errorf("store: committing migration %s: %w", m.name, err)
+		}
+		if err := s.dur.wait(n); err != nil {
+			return err
 		}
 	}
 	if rewrote {
@@ -244,17 +253,48 @@ func fromMS(v sql.NullInt64) *time.Time {
 }
 
 func (s *Store) inTx(ctx context.Context, what string, fn func(tx *sql.Tx) error) error {
+	n, err := s.inTxUnflushed(ctx, what, fn)
+	if err != nil {
+		return err
+	}
+	return s.dur.wait(n)
+}
+
+// inTxUnflushed is inTx returning once committed, with the commit's number
+// for s.dur.wait.
+func (s *Store) inTxUnflushed(ctx context.Context, what string, fn func(tx *sql.Tx) error) (uint64, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("store: %s: %w", what, err)
+		return 0, fmt.Errorf("store: %s: %w", what, err)
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
-		return err
+		return 0, err
 	}
+	n, err := s.commit(tx)
+	if err != nil {
+		return 0, fmt.Errorf("store: %s: committing: %w", what, err)
+	}
+	return n, nil
+}
+
+// commit commits tx and returns its number for s.dur.wait: the commit is
+// visible to readers, and on disk once the wait returns.
+func (s *Store) commit(tx *sql.Tx) (uint64, error) {
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: %s: committing: %w", what, err)
+		return 0, err
 	}
+	n := s.dur.committed()
 	s.ckpt.written()
-	return nil
+	return n, nil
+}
+
+// exec runs one writing statement on its own and returns once it is on
+// disk.
+func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	res, err := s.db.ExecContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return res, s.dur.wait(s.dur.committed())
 }

@@ -21,7 +21,7 @@ func (s *Store) SetAccessToken(ctx context.Context, provider, providerID, token 
 	if err != nil {
 		return fmt.Errorf("store: sealing the access token of %s:%s: %w", provider, providerID, err)
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE connections SET access_token = ?, updated_at = ? WHERE provider = ? AND provider_id = ?`,
+	res, err := s.exec(ctx, `UPDATE connections SET access_token = ?, updated_at = ? WHERE provider = ? AND provider_id = ?`,
 		sealed, msv(s.now()), provider, providerID)
 	if err != nil {
 		return fmt.Errorf("store: setting the access token of %s:%s: %w", provider, providerID, err)
