@@ -76,6 +76,13 @@ func listen(t testing.TB) net.Listener {
 // newEnvOn is newEnv serving on ln (a watchedListener, say).
 func newEnvOn(t testing.TB, ln net.Listener, opts ...envOption) *env {
 	t.Helper()
+	return newEnvFsync(t, ln, nil, opts...)
+}
+
+// newEnvFsync is newEnvOn with the store flushing its files by fsync (the
+// disk's flush, which a test may hold); nil: the real one.
+func newEnvFsync(t testing.TB, ln net.Listener, fsync func(string) error, opts ...envOption) *env {
+	t.Helper()
 	var err error
 	e := &env{t: t, base: "http://" + ln.Addr().String(), logs: &syncBuffer{},
 		dbPath: filepath.Join(t.TempDir(), "relink.db")}
@@ -129,7 +136,7 @@ func newEnvOn(t testing.TB, ln net.Listener, opts ...envOption) *env {
 	if err != nil {
 		t.Fatalf("making a secret key: %v", err)
 	}
-	e.st, err = store.Open(context.Background(), e.dbPath, store.Options{Sealer: e.key})
+	e.st, err = store.Open(context.Background(), e.dbPath, store.Options{Sealer: e.key, Fsync: fsync})
 	if err != nil {
 		t.Fatalf("opening the store: %v", err)
 	}
