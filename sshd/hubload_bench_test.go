@@ -76,16 +76,20 @@ func BenchmarkHubLoad(b *testing.B) {
 	if n := envInt(b, "RELINK_BENCH_TARGETS", 0); n > 0 {
 		cobalts = min(cobalts, n)
 	}
+	flip := envInt(b, "RELINK_BENCH_FLIP", 0) == 1
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 	t0 := time.Now().Add(-time.Minute)
 	var seq atomic.Int64
 	request := func() []byte {
 		i := seq.Add(1)
 		ref := fmt.Sprintf("cobalt-%07d", 3*(int(i*7919)%cobalts)+2)
+		data := map[string]any{"access_token_reference_id": ref, "emr_instance_domain": "https://ehr.example.com", "message": "Please reconnect."}
+		if flip && (i-1)/int64(cobalts)%2 == 1 {
+			data["error_type"] = "password_expired"
+		}
 		body, _ := json.Marshal(map[string]any{"id": "evt_" + run + "_" + strconv.FormatInt(i, 10), "object": "event",
 			"type": "access_token.login_required", "created": t0.Add(time.Duration(i) * time.Microsecond).UTC().Format("2006-01-02T15:04:05.000Z07:00"),
-			"access_token_reference_id": ref, "data": map[string]any{"access_token_reference_id": ref,
-				"emr_instance_domain": "https://ehr.example.com", "message": "Please reconnect."}})
+			"access_token_reference_id": ref, "data": data})
 		mac := hmac.New(sha256.New, []byte(secret))
 		mac.Write(body)
 		return fmt.Appendf(nil, "POST /webhooks/cobalt HTTP/1.1\r\nHost: relink\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s: %s\r\n\r\n%s",
