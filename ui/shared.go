@@ -23,11 +23,10 @@ import (
 // result serves every session until the cache changes (Changed, which the
 // hub calls on its notice of a change) or for maxAge at most, whichever
 // comes first, so that a change made outside the hub (another relink on
-// the same file) shows within maxAge of a session's next re-read. Each
-// session's page of rows (its own cursor) is still read by the session.
+// the same file) shows within maxAge of a session's next re-read. A page
+// of rows is shared too, with the sessions showing the same window.
 //
-// Every read through it, shared or a session's own page (Page), waits
-// for one of sharedReadSlots: the store has four connections, and a
+// Every read through it waits for one of sharedReadSlots: the store has four connections, and a
 // flood of re-reads (fifty sessions told of each stored webhook) must
 // leave the writer one to write with.
 //
@@ -163,15 +162,20 @@ func (r *SharedReads) readSettled(ctx context.Context, key string, settle time.D
 	}
 }
 
-// Page is store.Page, not shared (a session's rows are its own), in a
-// read slot.
+// Page is store.Page, shared: sessions showing the same window of the
+// same group, filter and order (the first page of a group, above all)
+// read it once for all. A session's own act is told (the backend's
+// OnChange, the hub's Changed) before the session re-reads, so it sees
+// its act in its rows at once.
 func (r *SharedReads) Page(ctx context.Context, q store.PageQuery) ([]store.Connection, error) {
-	release, err := r.slot(ctx)
+	key := "page\x00" + strconv.Itoa(int(q.Group.Kind)) + "\x00" + string(q.Group.Category) + "\x00" + q.Filter + "\x00" +
+		strconv.Itoa(int(q.Sort)) + "\x00" + strconv.FormatBool(q.Desc) + "\x00" + strconv.Itoa(q.Offset) + "\x00" + strconv.Itoa(q.Limit) + "\x00" +
+		strconv.FormatBool(q.Synonyms != nil) // the dashboard gives institution.Synonyms or none
+	v, err := r.read(ctx, key, func(ctx context.Context) (any, error) { return r.st.Page(ctx, q) })
 	if err != nil {
 		return nil, err
 	}
-	defer release()
-	return r.st.Page(ctx, q)
+	return slices.Clone(v.([]store.Connection)), nil
 }
 
 // Counts is store.Counts, shared.

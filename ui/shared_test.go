@@ -157,3 +157,43 @@ func TestSharedInsightsSettle(t *testing.T) {
 		t.Fatalf("breakdown insightsSettle after its read sums to %d, want 15 (read again)", got)
 	}
 }
+
+// TestSharedPagesServeTheSameWindowOnce: sessions showing the same window
+// of a group share one read of it until the hub says the cache changed; a
+// window of its own is read for itself; and each gets its own copy.
+func TestSharedPagesServeTheSameWindowOnce(t *testing.T) {
+	st := newStore(t)
+	ctx := context.Background()
+	shared := NewSharedReads(st, time.Minute, func() time.Time { return epoch })
+	q := store.PageQuery{Group: store.Group{Kind: store.GroupCategory, Category: health.LoginRequired}, Limit: 50}
+	page := func(q store.PageQuery) []store.Connection {
+		t.Helper()
+		rows, err := shared.Page(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rows
+	}
+	if n := len(page(q)); n != 14 {
+		t.Fatalf("first read: %d login_required rows, want 14 (the seed)", n)
+	}
+	breakOne(t, st)
+	if n := len(page(q)); n != 14 {
+		t.Fatalf("the same window before any notice: %d rows, want 14, served from the shared read", n)
+	}
+	own := q
+	own.Offset = 1
+	if n := len(page(own)); n != 14 {
+		t.Fatalf("another window: %d rows, want 14 (15 from the store, less the one skipped)", n)
+	}
+	shared.Changed()
+	rows := page(q)
+	if len(rows) != 15 {
+		t.Fatalf("after Changed: %d rows, want 15 (read again)", len(rows))
+	}
+	name := rows[0].Name
+	rows[0].Name = "changed by a session"
+	if got := page(q)[0].Name; got != name {
+		t.Fatalf("a second reader got %q, changed by the first; want %q", got, name)
+	}
+}
