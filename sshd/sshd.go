@@ -60,8 +60,11 @@ type Options struct {
 	Logger      *slog.Logger
 	// NoticeEvery is the most often the sessions are told the cache
 	// changed (Notify); a change within it is told at its end. Default
-	// 250 ms: at once to a person, and a flood of webhooks costs each
-	// session four re-reads a second, not one per stored batch.
+	// 500 ms: a change shows on every screen within the second (half of
+	// it at most waiting for the notice, then a re-read and a frame), and
+	// a flood of webhooks costs each session two re-reads and frames a
+	// second, not one per stored batch: with 50 sessions, every frame not
+	// drawn is CPU the webhooks' writer gets (BENCHMARKS.md).
 	NoticeEvery time.Duration
 
 	// Dashboard returns the options of one person's dashboard: the hub's
@@ -90,7 +93,7 @@ type Server struct {
 }
 
 // DefaultNoticeEvery is Options.NoticeEvery's default.
-const DefaultNoticeEvery = 250 * time.Millisecond
+const DefaultNoticeEvery = 500 * time.Millisecond
 
 // New loads (or creates) the host key and builds the server.
 func New(o Options) (*Server, error) {
