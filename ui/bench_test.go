@@ -120,8 +120,9 @@ func BenchmarkFilterKeystroke(b *testing.B) {
 	}
 }
 
-func benchFilterRows(b *testing.B, text string) {
+func benchFilterRows(b *testing.B, text string, keys ...string) {
 	h := newHarness(b, benchStore(b), Options{}, 120, 35)
+	pressOrder(b, h, keys...)
 	i := 0
 	b.ResetTimer()
 	for b.Loop() {
@@ -132,8 +133,9 @@ func benchFilterRows(b *testing.B, text string) {
 	}
 }
 
-func benchFilter(b *testing.B, text string) {
+func benchFilter(b *testing.B, text string, keys ...string) {
 	h := newHarness(b, benchStore(b), Options{}, 120, 35)
+	pressOrder(b, h, keys...)
 	h.press("/")
 	i := 0
 	b.ResetTimer()
@@ -150,15 +152,45 @@ func benchFilter(b *testing.B, text string) {
 
 // BenchmarkJumpEnds: G then g, alternately: the pages at the far end of the
 // failing connections (a deep OFFSET) and back at the top.
-func BenchmarkJumpEnds(b *testing.B) {
+func BenchmarkJumpEnds(b *testing.B) { benchJumpEnds(b) }
+
+func benchJumpEnds(b *testing.B, keys ...string) {
 	h := newHarness(b, benchStore(b), Options{}, 120, 35)
-	keys := []tea.KeyPressMsg{keyPress("G"), keyPress("g")}
+	pressOrder(b, h, keys...)
+	ends := []tea.KeyPressMsg{keyPress("G"), keyPress("g")}
 	i := 0
 	b.ResetTimer()
 	for b.Loop() {
-		h.send(keys[i%2])
+		h.send(ends[i%2])
 		i++
 		_ = h.m.render()
+	}
+}
+
+// BenchmarkAllFailingSorted: the all-failing group (the first screen's)
+// in its other orders: by user name (s), by institution (s s) and longest
+// failing last (S): the filter keystrokes and the jumps to the ends, as
+// BenchmarkFilterKeystroke and BenchmarkJumpEnds measure them in the
+// default order.
+func BenchmarkAllFailingSorted(b *testing.B) {
+	for _, o := range []struct {
+		name string
+		keys []string
+	}{{"name", []string{"s"}}, {"institution", []string{"s", "s"}}, {"since-desc", []string{"S"}}} {
+		for _, text := range []string{"wells", "user 00123"} {
+			b.Run(o.name+"/"+text, func(b *testing.B) { benchFilter(b, text, o.keys...) })
+			b.Run(o.name+"/"+text+"/rows-only", func(b *testing.B) { benchFilterRows(b, text, o.keys...) })
+		}
+		b.Run(o.name+"/jump-ends", func(b *testing.B) { benchJumpEnds(b, o.keys...) })
+	}
+}
+
+// pressOrder presses keys that change the order of the group on screen.
+func pressOrder(b *testing.B, h *harness, keys ...string) {
+	b.Helper()
+	h.press(keys...)
+	if len(keys) > 0 && h.m.sort == store.SortSince && !h.m.desc {
+		b.Fatalf("%q left the default order", keys)
 	}
 }
 
