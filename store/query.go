@@ -66,6 +66,9 @@ type PageQuery struct {
 	Limit    int
 }
 
+// where is the query's group and filter as one condition. A page of all
+// failing rows is not read with it (allfailing.go merges the categories'
+// pages) but must equal the read with where and orderBy.
 func (q PageQuery) where() (string, []any) {
 	var conds []string
 	var args []any
@@ -77,9 +80,18 @@ func (q PageQuery) where() (string, []any) {
 	case GroupExpiring:
 		conds = append(conds, "warning != ''")
 	}
-	// Every word of the filter must occur in the connection's search text
-	// (name, email, institution, provider, ids, category or warning, codes:
-	// what the table shows), in any order.
+	fconds, fargs := q.filterConds()
+	return strings.Join(append(conds, fconds...), " AND "), append(args, fargs...)
+}
+
+// filterConds are the conditions of the query's filter alone, to be AND'ed
+// to a group's: every word of the filter must occur in the connection's
+// search text (name, email, institution, provider, ids, category or
+// warning, codes: what the table shows), in any order, or one of its
+// synonyms must.
+func (q PageQuery) filterConds() ([]string, []any) {
+	var conds []string
+	var args []any
 	for _, word := range strings.Fields(strings.ToLower(q.Filter)) {
 		alts := []string{word}
 		if q.Synonyms != nil {
@@ -96,7 +108,7 @@ func (q PageQuery) where() (string, []any) {
 			conds = append(conds, "("+strings.Join(either, " OR ")+")")
 		}
 	}
-	return strings.Join(conds, " AND "), args
+	return conds, args
 }
 
 func escapeLike(s string) string {
@@ -132,8 +144,11 @@ func (s *Store) Page(ctx context.Context, q PageQuery) ([]Connection, error) {
 	if q.Limit <= 0 {
 		q.Limit = 50
 	}
-	if q.Group.Kind == GroupEveryone {
+	switch q.Group.Kind {
+	case GroupEveryone:
 		return s.findPage(ctx, q)
+	case GroupAllFailing:
+		return s.allFailingPage(ctx, q)
 	}
 	where, args := q.where()
 	rows, err := s.db.QueryContext(ctx, `SELECT `+connColumns+` FROM connections WHERE `+where+
@@ -154,7 +169,8 @@ func (s *Store) Page(ctx context.Context, q PageQuery) ([]Connection, error) {
 }
 
 // CountPage counts the rows of a page query's group and filter. Without a
-// filter it reads the maintained counts; with one it scans the group's index.
+// filter it reads the maintained counts; with one it scans the group's
+// index (all failing: the failing categories' ranges of a page index).
 func (s *Store) CountPage(ctx context.Context, q PageQuery) (int, error) {
 	if q.Group.Kind == GroupEveryone {
 		return s.findCount(ctx, q.Filter)
@@ -174,6 +190,15 @@ func (s *Store) CountPage(ctx context.Context, q PageQuery) (int, error) {
 		}
 		return n, nil
 	}
+	if q.Group.Kind == GroupAllFailing {
+		conds, args := q.filterConds()
+		cq, cargs := failCountQuery(failingCats, conds, args)
+		var n int
+		if err := s.db.QueryRowContext(ctx, cq, cargs...).Scan(&n); err != nil {
+			return 0, fmt.Errorf("store: counting failing connections: %w", err)
+		}
+		return n, nil
+	}
 	where, args := q.where()
 	var n int
 	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM connections WHERE `+where, args...).Scan(&n); err != nil {
@@ -182,14 +207,23 @@ func (s *Store) CountPage(ctx context.Context, q PageQuery) (int, error) {
 	return n, nil
 }
 
-// failingCategories is the SQL list of the categories health calls failing
-// (failing = 1 in connections).
-var failingCategories = func() string {
-	var quoted []string
+// failingCats are the categories health calls failing (failing = 1 in
+// connections), worst first: every failing row's category is one of them.
+var failingCats = func() []health.Category {
+	var cats []health.Category
 	for _, c := range health.Categories() {
 		if c.Failing() {
-			quoted = append(quoted, "'"+string(c)+"'")
+			cats = append(cats, c)
 		}
+	}
+	return cats
+}()
+
+// failingCategories is failingCats as an SQL list.
+var failingCategories = func() string {
+	var quoted []string
+	for _, c := range failingCats {
+		quoted = append(quoted, "'"+string(c)+"'")
 	}
 	return strings.Join(quoted, ", ")
 }()

@@ -1,0 +1,301 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/relink/relink/health"
+)
+
+// The all-failing group (GroupAllFailing) has no page indexes of its own
+// (migration 0009 dropped them: every new failure wrote three more index
+// entries). Each failing category's rows are in order in its range of
+// connections_cat_since, connections_cat_name and connections_cat_inst, so
+// a page of all of them merges those ranges: a compound SELECT, one arm per
+// category, UNION ALL, ordered on the compound, which SQLite reads as a
+// merge of the arms' index-ordered streams (nothing sorted) that stops at
+// the end of the page. The merge reads ids and the columns it orders by
+// alone, from the indexes; the page's rows are read by id after it, so the
+// rows an OFFSET steps over are never read from the table.
+//
+// The longest-failing order (remindable DESC, rank DESC, first_failed_at,
+// id) starts with two columns that are constant within a category but not
+// in any index: the categories are taken a tier at a time (failTiers: the
+// categories of one remindable and rank, in that order), each tier a merge
+// on (first_failed_at, id), and a tier wholly before the page is skipped
+// by its count.
+
+// failTier is the failing categories of one remindable and rank.
+type failTier []health.Category
+
+// failTiers are failingCats grouped by remindable and rank, in the
+// longest-failing order: what a reminder can fix first, then worst first.
+// Migration 0008's remindable column and Apply's rank column say the same
+// as health (TestRemindableMatchesHealth, TestFailTiersMatchTheStore).
+var failTiers = func() []failTier {
+	cats := slices.Clone(failingCats)
+	key := func(c health.Category) (bool, int) { return c.Remindable(), c.Rank() }
+	slices.SortStableFunc(cats, func(a, b health.Category) int {
+		ra, na := key(a)
+		rb, nb := key(b)
+		if ra != rb {
+			if ra {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(nb, na)
+	})
+	var tiers []failTier
+	for i, c := range cats {
+		if i > 0 {
+			r0, n0 := key(cats[i-1])
+			if r, n := key(c); r == r0 && n == n0 {
+				tiers[len(tiers)-1] = append(tiers[len(tiers)-1], c)
+				continue
+			}
+		}
+		tiers = append(tiers, failTier{c})
+	}
+	return tiers
+}()
+
+// mergeQuery is the query of the ids of rows [offset, offset+limit) of
+// the failing rows of cats that pass the filter (conds, args), in the
+// order of key (a column the cats' page indexes order by after category),
+// then id, descending with desc: one arm per category, merged.
+func mergeQuery(cats []health.Category, key string, desc bool, conds []string, args []any, limit, offset int) (string, []any) {
+	dir := "ASC"
+	if desc {
+		dir = "DESC"
+	}
+	where := "category = ? AND failing = 1"
+	if len(conds) > 0 {
+		where += " AND " + strings.Join(conds, " AND ")
+	}
+	arms := make([]string, len(cats))
+	var all []any
+	for i, c := range cats {
+		arms[i] = `SELECT id, ` + key + ` FROM connections WHERE ` + where
+		all = append(append(all, string(c)), args...)
+	}
+	return strings.Join(arms, " UNION ALL ") + ` ORDER BY ` + key + ` ` + dir + `, id ` + dir + ` LIMIT ? OFFSET ?`,
+		append(all, limit, offset)
+}
+
+// failCountQuery counts the failing rows of cats that pass the filter
+// (conds, args), from a page index of the categories (they carry search),
+// not the table.
+func failCountQuery(cats []health.Category, conds []string, args []any) (string, []any) {
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(cats)), ", ")
+	var all []any
+	for _, c := range cats {
+		all = append(all, string(c))
+	}
+	q := `SELECT COUNT(*) FROM connections WHERE category IN (` + marks + `) AND failing = 1`
+	if len(conds) > 0 {
+		q += " AND " + strings.Join(conds, " AND ")
+	}
+	return q, append(all, args...)
+}
+
+// queryer is what the all-failing reads run on: the read transaction that
+// keeps a page, the counts it skips by and its rows one snapshot.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// allFailingPage is a page of GroupAllFailing (see the top of this file).
+func (s *Store) allFailingPage(ctx context.Context, q PageQuery) ([]Connection, error) {
+	// ReadOnly: a deferred BEGIN, which takes no lock until its first
+	// read (the store's other transactions BEGIN IMMEDIATE, as writers).
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("store: reading a page of failing connections: %w", err)
+	}
+	defer tx.Rollback() // read only: nothing to commit
+	ids, err := allFailingIDs(ctx, tx, q)
+	if err != nil {
+		return nil, fmt.Errorf("store: reading a page of failing connections: %w", err)
+	}
+	out, err := connectionsByID(ctx, tx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("store: reading a page of failing connections: %w", err)
+	}
+	return out, nil
+}
+
+// allFailingIDs are the ids of q's page of GroupAllFailing, in order.
+func allFailingIDs(ctx context.Context, db queryer, q PageQuery) ([]int64, error) {
+	conds, args := q.filterConds()
+	// Without a filter every category's size is in counts: a range wholly
+	// before the page is skipped by it, and one nearer its end is read
+	// from the end. With one a size is counted only when a tier turns out
+	// to lie wholly before the page.
+	var sizes map[health.Category]int
+	if len(conds) == 0 {
+		var err error
+		if sizes, err = failingSizes(ctx, db); err != nil {
+			return nil, err
+		}
+	}
+	size := func(cats []health.Category) (int, error) {
+		if sizes != nil {
+			n := 0
+			for _, c := range cats {
+				n += sizes[c]
+			}
+			return n, nil
+		}
+		cq, cargs := failCountQuery(cats, conds, args)
+		var n int
+		if err := db.QueryRowContext(ctx, cq, cargs...).Scan(&n); err != nil {
+			return 0, fmt.Errorf("counting failing connections: %w", err)
+		}
+		return n, nil
+	}
+	switch q.Sort {
+	case SortName, SortInstitution:
+		key := "name"
+		if q.Sort == SortInstitution {
+			key = "institution"
+		}
+		n := -1
+		if sizes != nil {
+			n, _ = size(failingCats)
+		}
+		return mergedIDs(ctx, db, failingCats, key, q.Desc, conds, args, q.Limit, q.Offset, n)
+	}
+	tiers := failTiers
+	if q.Desc {
+		tiers = slices.Clone(tiers)
+		slices.Reverse(tiers)
+	}
+	var ids []int64
+	offset, limit := q.Offset, q.Limit
+	for _, t := range tiers {
+		if limit <= 0 {
+			break
+		}
+		n := -1
+		if sizes != nil {
+			n, _ = size(t)
+			if n <= offset {
+				offset -= n
+				continue
+			}
+		}
+		got, err := mergedIDs(ctx, db, t, "first_failed_at", q.Desc, conds, args, limit, offset, n)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, got...)
+		switch {
+		case len(got) > 0:
+			offset, limit = 0, limit-len(got)
+		case offset > 0 && n < 0: // the tier lies wholly before the page (or is empty)
+			if n, err = size(t); err != nil {
+				return nil, err
+			}
+			offset -= min(n, offset)
+		}
+	}
+	return ids, nil
+}
+
+// mergedIDs reads the ids mergeQuery selects. n, when not negative, is how
+// many rows the merge has (from counts): a page nearer the end is read
+// backwards from there, so a jump to the end steps over the fewer rows.
+func mergedIDs(ctx context.Context, db queryer, cats []health.Category, key string, desc bool, conds []string, args []any, limit, offset, n int) ([]int64, error) {
+	reverse := n >= 0 && offset > n/2
+	if reverse {
+		end := min(n, offset+limit)
+		if end <= offset {
+			return nil, nil
+		}
+		offset, limit, desc = n-end, end-offset, !desc
+	}
+	mq, margs := mergeQuery(cats, key, desc, conds, args, limit, offset)
+	rows, err := db.QueryContext(ctx, mq, margs...)
+	if err != nil {
+		return nil, fmt.Errorf("merging the failing categories' pages: %w", err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		var k any
+		if err := rows.Scan(&id, &k); err != nil {
+			return nil, fmt.Errorf("merging the failing categories' pages: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("merging the failing categories' pages: %w", err)
+	}
+	if reverse {
+		slices.Reverse(ids)
+	}
+	return ids, nil
+}
+
+// failingSizes is the number of failing rows in each failing category,
+// from counts.
+func failingSizes(ctx context.Context, db queryer) (map[health.Category]int, error) {
+	rows, err := db.QueryContext(ctx, `SELECT category, SUM(n) FROM counts WHERE category IN (`+failingCategories+`) GROUP BY category`)
+	if err != nil {
+		return nil, fmt.Errorf("reading the failing categories' counts: %w", err)
+	}
+	defer rows.Close()
+	sizes := map[health.Category]int{}
+	for rows.Next() {
+		var c string
+		var n int
+		if err := rows.Scan(&c, &n); err != nil {
+			return nil, fmt.Errorf("reading the failing categories' counts: %w", err)
+		}
+		sizes[health.Category(c)] = n
+	}
+	return sizes, rows.Err()
+}
+
+// connectionsByID reads the connections of ids, in the order of ids; an id
+// no longer stored is left out.
+func connectionsByID(ctx context.Context, db queryer, ids []int64) ([]Connection, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.QueryContext(ctx, `SELECT `+connColumns+` FROM connections WHERE id IN (SELECT value FROM json_each(?))`, string(list))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	byID := make(map[int64]Connection, len(ids))
+	for rows.Next() {
+		c, err := scanConnection(rows)
+		if err != nil {
+			return nil, err
+		}
+		byID[c.ID] = c
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]Connection, 0, len(ids))
+	for _, id := range ids {
+		if c, ok := byID[id]; ok {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
