@@ -3,7 +3,6 @@ package store
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -65,11 +64,13 @@ var failTiers = func() []failTier {
 	return tiers
 }()
 
-// mergeQuery is the query of the ids of rows [offset, offset+limit) of
-// the failing rows of cats that pass the filter (conds, args), in the
-// order of key (a column the cats' page indexes order by after category),
-// then id, descending with desc: one arm per category, merged.
-func mergeQuery(cats []health.Category, key string, desc bool, conds []string, args []any, limit, offset int) (string, []any) {
+// mergeQuery is the query of rows [offset, offset+limit) of the failing
+// rows of cats that pass the filter (conds, args), in the order of key (a
+// column the cats' page indexes order by after category), then id,
+// descending with desc: one arm per category, merged. cols are the columns
+// it selects (id and key among them): with id and key alone the merge
+// reads nothing but the page indexes.
+func mergeQuery(cats []health.Category, cols, key string, desc bool, conds []string, args []any, limit, offset int) (string, []any) {
 	dir := "ASC"
 	if desc {
 		dir = "DESC"
@@ -81,7 +82,7 @@ func mergeQuery(cats []health.Category, key string, desc bool, conds []string, a
 	arms := make([]string, len(cats))
 	var all []any
 	for i, c := range cats {
-		arms[i] = `SELECT id, ` + key + ` FROM connections WHERE ` + where
+		arms[i] = `SELECT ` + cols + ` FROM connections WHERE ` + where
 		all = append(append(all, string(c)), args...)
 	}
 	return strings.Join(arms, " UNION ALL ") + ` ORDER BY ` + key + ` ` + dir + `, id ` + dir + ` LIMIT ? OFFSET ?`,
@@ -104,61 +105,84 @@ func failCountQuery(cats []health.Category, conds []string, args []any) (string,
 	return q, append(all, args...)
 }
 
-// queryer is what the all-failing reads run on: the read transaction that
-// keeps a page, the counts it skips by and its rows one snapshot.
-type queryer interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
+// directOffset is the deepest offset a merge reads the page's rows at
+// directly: the rows an OFFSET steps over are read whole, from the table,
+// so a deeper one merges ids from the indexes alone and reads the page's
+// rows by id after it (a statement more).
+const directOffset = 256
 
 // allFailingPage is a page of GroupAllFailing (see the top of this file).
+// Its statements are not one transaction (each would hold one of the
+// store's four connections the longer, while the sessions of a hub re-read
+// on every stored webhook): a change between the counts a page skips by and
+// its rows can shift it by the rows changed, which the change's notice
+// reads again.
 func (s *Store) allFailingPage(ctx context.Context, q PageQuery) ([]Connection, error) {
-	// ReadOnly: a deferred BEGIN, which takes no lock until its first
-	// read (the store's other transactions BEGIN IMMEDIATE, as writers).
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	out, err := s.allFailingRows(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("store: reading a page of failing connections: %w", err)
 	}
-	defer tx.Rollback() // read only: nothing to commit
-	ids, err := allFailingIDs(ctx, tx, q)
+	var ids []int64
+	for _, r := range out {
+		if !r.whole {
+			ids = append(ids, r.ID)
+		}
+	}
+	page := make([]Connection, 0, len(out))
+	if len(ids) == 0 {
+		for _, r := range out {
+			page = append(page, r.Connection)
+		}
+		return page, nil
+	}
+	byID, err := s.connectionsByID(ctx, ids)
 	if err != nil {
 		return nil, fmt.Errorf("store: reading a page of failing connections: %w", err)
 	}
-	out, err := connectionsByID(ctx, tx, ids)
-	if err != nil {
-		return nil, fmt.Errorf("store: reading a page of failing connections: %w", err)
+	for _, r := range out {
+		c := r.Connection
+		if !r.whole {
+			var ok bool
+			if c, ok = byID[r.ID]; !ok {
+				continue // deleted since
+			}
+		}
+		page = append(page, c)
 	}
-	return out, nil
+	return page, nil
 }
 
-// allFailingIDs are the ids of q's page of GroupAllFailing, in order.
-func allFailingIDs(ctx context.Context, db queryer, q PageQuery) ([]int64, error) {
+// pageRow is a row of a merge: whole, or (merged from the indexes alone,
+// deeper than directOffset) its ID alone.
+type pageRow struct {
+	Connection
+	whole bool
+}
+
+// allFailingRows are q's page of GroupAllFailing, in order.
+func (s *Store) allFailingRows(ctx context.Context, q PageQuery) ([]pageRow, error) {
 	conds, args := q.filterConds()
 	// Without a filter every category's size is in counts: a range wholly
 	// before the page is skipped by it, and one nearer its end is read
-	// from the end. With one a size is counted only when a tier turns out
-	// to lie wholly before the page.
+	// from the end. They are read for a page past the first only. With a
+	// filter a size is counted only when a tier turns out to lie wholly
+	// before the page.
 	var sizes map[health.Category]int
-	if len(conds) == 0 {
+	if len(conds) == 0 && q.Offset > 0 {
 		var err error
-		if sizes, err = failingSizes(ctx, db); err != nil {
+		if sizes, err = s.failingSizes(ctx); err != nil {
 			return nil, err
 		}
 	}
-	size := func(cats []health.Category) (int, error) {
-		if sizes != nil {
-			n := 0
-			for _, c := range cats {
-				n += sizes[c]
-			}
-			return n, nil
+	size := func(cats []health.Category) int {
+		if sizes == nil {
+			return -1
 		}
-		cq, cargs := failCountQuery(cats, conds, args)
-		var n int
-		if err := db.QueryRowContext(ctx, cq, cargs...).Scan(&n); err != nil {
-			return 0, fmt.Errorf("counting failing connections: %w", err)
+		n := 0
+		for _, c := range cats {
+			n += sizes[c]
 		}
-		return n, nil
+		return n
 	}
 	switch q.Sort {
 	case SortName, SortInstitution:
@@ -166,53 +190,48 @@ func allFailingIDs(ctx context.Context, db queryer, q PageQuery) ([]int64, error
 		if q.Sort == SortInstitution {
 			key = "institution"
 		}
-		n := -1
-		if sizes != nil {
-			n, _ = size(failingCats)
-		}
-		return mergedIDs(ctx, db, failingCats, key, q.Desc, conds, args, q.Limit, q.Offset, n)
+		return s.merged(ctx, failingCats, key, q.Desc, conds, args, q.Limit, q.Offset, size(failingCats))
 	}
 	tiers := failTiers
 	if q.Desc {
 		tiers = slices.Clone(tiers)
 		slices.Reverse(tiers)
 	}
-	var ids []int64
+	var out []pageRow
 	offset, limit := q.Offset, q.Limit
 	for _, t := range tiers {
 		if limit <= 0 {
 			break
 		}
-		n := -1
-		if sizes != nil {
-			n, _ = size(t)
-			if n <= offset {
-				offset -= n
-				continue
-			}
+		n := size(t)
+		if n >= 0 && n <= offset {
+			offset -= n
+			continue
 		}
-		got, err := mergedIDs(ctx, db, t, "first_failed_at", q.Desc, conds, args, limit, offset, n)
+		got, err := s.merged(ctx, t, "first_failed_at", q.Desc, conds, args, limit, offset, n)
 		if err != nil {
 			return nil, err
 		}
-		ids = append(ids, got...)
+		out = append(out, got...)
 		switch {
 		case len(got) > 0:
 			offset, limit = 0, limit-len(got)
 		case offset > 0 && n < 0: // the tier lies wholly before the page (or is empty)
-			if n, err = size(t); err != nil {
-				return nil, err
+			cq, cargs := failCountQuery(t, conds, args)
+			if err := s.db.QueryRowContext(ctx, cq, cargs...).Scan(&n); err != nil {
+				return nil, fmt.Errorf("counting failing connections: %w", err)
 			}
 			offset -= min(n, offset)
 		}
 	}
-	return ids, nil
+	return out, nil
 }
 
-// mergedIDs reads the ids mergeQuery selects. n, when not negative, is how
-// many rows the merge has (from counts): a page nearer the end is read
-// backwards from there, so a jump to the end steps over the fewer rows.
-func mergedIDs(ctx context.Context, db queryer, cats []health.Category, key string, desc bool, conds []string, args []any, limit, offset, n int) ([]int64, error) {
+// merged reads the rows mergeQuery selects: whole up to directOffset, else
+// by id alone. n, when not negative, is how many rows the merge has (from
+// counts): a page nearer the end is read backwards from there, so a jump to
+// the end steps over the fewer rows.
+func (s *Store) merged(ctx context.Context, cats []health.Category, key string, desc bool, conds []string, args []any, limit, offset, n int) ([]pageRow, error) {
 	reverse := n >= 0 && offset > n/2
 	if reverse {
 		end := min(n, offset+limit)
@@ -221,34 +240,43 @@ func mergedIDs(ctx context.Context, db queryer, cats []health.Category, key stri
 		}
 		offset, limit, desc = n-end, end-offset, !desc
 	}
-	mq, margs := mergeQuery(cats, key, desc, conds, args, limit, offset)
-	rows, err := db.QueryContext(ctx, mq, margs...)
+	cols, whole := "id, "+key, offset <= s.directOffset
+	if whole {
+		cols = connColumns
+	}
+	mq, margs := mergeQuery(cats, cols, key, desc, conds, args, limit, offset)
+	rows, err := s.db.QueryContext(ctx, mq, margs...)
 	if err != nil {
 		return nil, fmt.Errorf("merging the failing categories' pages: %w", err)
 	}
 	defer rows.Close()
-	var ids []int64
+	var out []pageRow
 	for rows.Next() {
-		var id int64
-		var k any
-		if err := rows.Scan(&id, &k); err != nil {
+		r := pageRow{whole: whole}
+		if whole {
+			r.Connection, err = scanConnection(rows)
+		} else {
+			var k any
+			err = rows.Scan(&r.ID, &k)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("merging the failing categories' pages: %w", err)
 		}
-		ids = append(ids, id)
+		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("merging the failing categories' pages: %w", err)
 	}
 	if reverse {
-		slices.Reverse(ids)
+		slices.Reverse(out)
 	}
-	return ids, nil
+	return out, nil
 }
 
 // failingSizes is the number of failing rows in each failing category,
 // from counts.
-func failingSizes(ctx context.Context, db queryer) (map[health.Category]int, error) {
-	rows, err := db.QueryContext(ctx, `SELECT category, SUM(n) FROM counts WHERE category IN (`+failingCategories+`) GROUP BY category`)
+func (s *Store) failingSizes(ctx context.Context) (map[health.Category]int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT category, SUM(n) FROM counts WHERE category IN (`+failingCategories+`) GROUP BY category`)
 	if err != nil {
 		return nil, fmt.Errorf("reading the failing categories' counts: %w", err)
 	}
@@ -265,17 +293,13 @@ func failingSizes(ctx context.Context, db queryer) (map[health.Category]int, err
 	return sizes, rows.Err()
 }
 
-// connectionsByID reads the connections of ids, in the order of ids; an id
-// no longer stored is left out.
-func connectionsByID(ctx context.Context, db queryer, ids []int64) ([]Connection, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
+// connectionsByID reads the connections of ids that are still stored.
+func (s *Store) connectionsByID(ctx context.Context, ids []int64) (map[int64]Connection, error) {
 	list, err := json.Marshal(ids)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := db.QueryContext(ctx, `SELECT `+connColumns+` FROM connections WHERE id IN (SELECT value FROM json_each(?))`, string(list))
+	rows, err := s.db.QueryContext(ctx, `SELECT `+connColumns+` FROM connections WHERE id IN (SELECT value FROM json_each(?))`, string(list))
 	if err != nil {
 		return nil, err
 	}
@@ -288,14 +312,5 @@ func connectionsByID(ctx context.Context, db queryer, ids []int64) ([]Connection
 		}
 		byID[c.ID] = c
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	out := make([]Connection, 0, len(ids))
-	for _, id := range ids {
-		if c, ok := byID[id]; ok {
-			out = append(out, c)
-		}
-	}
-	return out, nil
+	return byID, rows.Err()
 }

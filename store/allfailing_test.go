@@ -43,8 +43,22 @@ func seedAllFailing(t *testing.T, s *Store) {
 // index and sorted. Its count too.
 func TestAllFailingPagesMatchOneSortedRead(t *testing.T) {
 	s := openTest(t)
-	ctx := context.Background()
 	seedAllFailing(t, s)
+	// The merges read whole rows up to s.directOffset, ids from deeper:
+	// read every page both ways, and with the ways mixed in one page.
+	for _, direct := range []int{directOffset, 0, 10} {
+		s.directOffset = direct
+		limits := []int{1, 7, 50}
+		if direct != directOffset {
+			limits = []int{7}
+		}
+		checkAllFailingPages(t, s, limits)
+	}
+}
+
+func checkAllFailingPages(t *testing.T, s *Store, limits []int) {
+	t.Helper()
+	ctx := context.Background()
 	all := Group{Kind: GroupAllFailing}
 	for _, filter := range []string{"", "chase", "bob wells", "ana", "nobody"} {
 		for _, sort := range []Sort{SortSince, SortName, SortInstitution} {
@@ -61,7 +75,7 @@ func TestAllFailingPagesMatchOneSortedRead(t *testing.T) {
 				if n != len(every) {
 					t.Errorf("%q: count %d, want %d", filter, n, len(every))
 				}
-				for _, limit := range []int{1, 7, 50} {
+				for _, limit := range limits {
 					for offset := 0; offset <= len(every)+2; offset++ {
 						q := base
 						q.Limit, q.Offset = limit, offset
@@ -71,7 +85,13 @@ func TestAllFailingPagesMatchOneSortedRead(t *testing.T) {
 						}
 						want := every[min(offset, len(every)):min(offset+limit, len(every))]
 						if g := ids(got); !slices.Equal(g, want) {
-							t.Fatalf("%q sort %v desc %v limit %d offset %d:\n got %v\nwant %v", filter, sort, desc, limit, offset, g, want)
+							t.Fatalf("%q sort %v desc %v limit %d offset %d (whole rows to offset %d):\n got %v\nwant %v",
+								filter, sort, desc, limit, offset, s.directOffset, g, want)
+						}
+						for i, c := range got {
+							if c.Provider != "plaid" || c.Name == "" || !c.Health.Category.Failing() {
+								t.Fatalf("offset %d row %d not read whole: %+v", offset, i, c)
+							}
 						}
 					}
 				}
@@ -169,7 +189,8 @@ func TestFailTiersMatchTheStore(t *testing.T) {
 
 // TestAllFailingPlansMerge: a page of all failing rows merges its
 // categories' page indexes, each arm in its own index's order, nothing
-// sorted; its filtered count reads a page index. Neither reads the table:
+// sorted; its filtered count reads a page index. Neither the merge of ids
+// nor the count reads the table:
 // the ids, the columns they order by and search are in the page indexes
 // (the planner calls an index that a filter on the generated search column
 // uses not covering, but reads search from the index).
@@ -193,14 +214,16 @@ func TestAllFailingPlansMerge(t *testing.T) {
 				if f {
 					fc, fa = conds, args
 				}
-				q, qargs := mergeQuery(c.cats, c.key, desc, fc, fa, 50, 100)
-				plan := explain(t, s.db, q, qargs...)
-				uses := len(arm.FindAllString(plan, -1))
-				if uses != len(c.cats) || strings.Contains(plan, "TEMP B-TREE") || len(c.cats) > 1 && !strings.Contains(plan, "MERGE (UNION ALL)") {
-					t.Errorf("%s desc %v filter %v: %d of %d arms on %s; plan:\n%s", c.key, desc, f, uses, len(c.cats), c.index, plan)
-				}
-				if n := tableReads(t, s, q, qargs...); n > 0 {
-					t.Errorf("%s desc %v filter %v: %d columns read from the table", c.key, desc, f, n)
+				for _, cols := range []string{"id, " + c.key, connColumns} {
+					q, qargs := mergeQuery(c.cats, cols, c.key, desc, fc, fa, 50, 1000)
+					plan := explain(t, s.db, q, qargs...)
+					uses := len(arm.FindAllString(plan, -1))
+					if uses != len(c.cats) || strings.Contains(plan, "TEMP B-TREE") || len(c.cats) > 1 && !strings.Contains(plan, "MERGE (UNION ALL)") {
+						t.Errorf("%s desc %v filter %v: %d of %d arms on %s; plan:\n%s", c.key, desc, f, uses, len(c.cats), c.index, plan)
+					}
+					if n := tableReads(t, s, q, qargs...); cols != connColumns && n > 0 {
+						t.Errorf("%s desc %v filter %v: %d columns read from the table", c.key, desc, f, n)
+					}
 				}
 			}
 		}

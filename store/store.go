@@ -46,6 +46,10 @@ type Store struct {
 	ckpt   *checkpointer
 	dur    *syncer   // the fsync every write waits for (durable.go)
 	stmts  stmtCache // Apply's prepared statements
+	// directOffset is the deepest offset at which a merge of the
+	// all-failing group's pages reads whole rows (allfailing.go): the
+	// constant directOffset; tests lower it to read pages by id.
+	directOffset int
 }
 
 // Options tune Open.
@@ -85,7 +89,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	db.SetMaxOpenConns(4)
 	db.SetMaxIdleConns(4)
 	db.SetConnMaxIdleTime(0)
-	s := &Store{db: db, path: path, sealer: opts.Sealer, now: opts.Now, dur: newSyncer(path, opts.Fsync)}
+	s := &Store{db: db, path: path, sealer: opts.Sealer, now: opts.Now, dur: newSyncer(path, opts.Fsync), directOffset: directOffset}
 	if s.now == nil {
 		s.now = time.Now
 	}
