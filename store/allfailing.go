@@ -18,9 +18,10 @@ import (
 // a page of all of them merges those ranges: a compound SELECT, one arm per
 // category, UNION ALL, ordered on the compound, which SQLite reads as a
 // merge of the arms' index-ordered streams (nothing sorted) that stops at
-// the end of the page. The merge reads ids and the columns it orders by
-// alone, from the indexes; the page's rows are read by id after it, so the
-// rows an OFFSET steps over are never read from the table.
+// the end of the page. Up to directOffset the merge reads the page's rows
+// whole; deeper, it reads ids and the columns it orders by alone, from the
+// indexes, and the page's rows are read by id after it, so the rows an
+// OFFSET steps over are never read from the table.
 //
 // The longest-failing order (remindable DESC, rank DESC, first_failed_at,
 // id) starts with two columns that are constant within a category but not

@@ -300,16 +300,23 @@ func TestMigration0009DropsTheAllFailingIndexes(t *testing.T) {
 	}
 }
 
-// TestAllFailingPageWhileAWriterWrites: the read transaction that keeps a
-// page of all failing rows one snapshot takes no write lock, so it reads
-// while a writer holds one (webhooks are stored all the time), and it sees
-// the rows as they were before the writer's commit.
+// TestAllFailingPageWhileAWriterWrites: a page of all failing rows takes
+// no write lock (the store's transactions BEGIN IMMEDIATE: a page read in
+// one waited for the writer), so it reads while a writer holds one
+// (webhooks are stored all the time), and it sees the rows as they were
+// before the writer's commit, deep pages (read by id) too.
 func TestAllFailingPageWhileAWriterWrites(t *testing.T) {
 	s := openTest(t)
 	ctx := context.Background()
 	seedAllFailing(t, s)
 	q := PageQuery{Group: Group{Kind: GroupAllFailing}, Sort: SortName, Limit: 5}
 	before, err := s.Page(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deep := q
+	deep.Offset = 3
+	deepBefore, err := s.Page(ctx, deep)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,5 +334,12 @@ func TestAllFailingPageWhileAWriterWrites(t *testing.T) {
 	}
 	if !slices.Equal(ids(got), ids(before)) || names(got) != names(before) {
 		t.Errorf("while a writer writes: %q, want %q", names(got), names(before))
+	}
+	s.directOffset = 0 // offset 3 is read by id
+	if got, err = s.Page(ctx, deep); err != nil {
+		t.Fatalf("a page by id while a writer holds the lock: %v", err)
+	}
+	if !slices.Equal(ids(got), ids(deepBefore)) || names(got) != names(deepBefore) {
+		t.Errorf("by id while a writer writes: %q, want %q", names(got), names(deepBefore))
 	}
 }
