@@ -20,9 +20,18 @@ import (
 // (RESTART) so the next transaction writes the WAL from its start again
 // instead of growing it. autoPages stays as SQLite's fallback, far above
 // restartPages, for when this goroutine cannot keep up.
+//
+// A RESTART blocks the writer while it waits for the readers still on the
+// WAL and while it fsyncs the database: rare, not every quarter second.
+// Mostly the WAL starts again by itself: once a PASSIVE checkpoint has
+// copied all of it and no reader is on it, the next transaction writes it
+// from the start. With restartPages at 16 MiB, a flood of new failures
+// at 1,000,000 connections (~6 pages each) reached it several times a
+// second and, with 50 sessions reading, got ~3,000 events/s; at 128 MiB
+// ~3,600 (BENCHMARKS.md). The file keeps the size it grew to.
 const (
-	autoPages    = 16384 // wal_autocheckpoint: 64 MiB of 4 KiB pages
-	restartPages = 4096  // 16 MiB
+	autoPages    = 65536 // wal_autocheckpoint: 256 MiB of 4 KiB pages
+	restartPages = 32768 // 128 MiB
 )
 
 // checkpointer is the goroutine and its connection.
