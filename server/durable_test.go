@@ -2,8 +2,10 @@ package server
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -71,5 +73,30 @@ func TestAWebhookIsAnsweredOnlyOnceItsBatchIsOnDisk(t *testing.T) {
 	release <- struct{}{}
 	if a := <-answered; a != "evt_2: 200" {
 		t.Fatalf("second answer %q, want evt_2: 200", a)
+	}
+}
+
+// When the disk fails a flush, every later webhook is refused, and
+// /healthz says so (its own probe's write could still succeed).
+func TestAFailedFlushRefusesWebhooksAndHealthzSaysSo(t *testing.T) {
+	var failing atomic.Bool
+	e := newEnvFsync(t, listen(t), func(string) error {
+		if failing.Load() {
+			return errors.New("input/output error")
+		}
+		return nil
+	})
+	e.addCobalt("ref_1")
+	failing.Store(true)
+	for _, id := range []string{"evt_1", "evt_2"} {
+		body := cobaltBody(t, id, "ref_1", "access_token.login_required", time.Now(), loginRequired("ref_1"))
+		if status, answer := e.post("/webhooks/cobalt", body, e.cobaltHeader(body)); status != http.StatusServiceUnavailable {
+			t.Fatalf("%s after a failed flush: %d %q, want 503", id, status, answer)
+		}
+	}
+	status, answer := e.get("/healthz")
+	checkRefusal(t, status, answer, http.StatusServiceUnavailable)
+	if !strings.Contains(answer, "database cannot write") || !strings.Contains(answer, "input/output error") {
+		t.Fatalf("/healthz %q, want it to name the failed flush", answer)
 	}
 }

@@ -270,8 +270,9 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// healthz answers 200 when the database answers and takes a write (the
-// write is checked at most once per healthzWriteEvery; see writeProbe).
+// healthz answers 200 when the database answers, its disk has not failed
+// a flush of the store's, and it takes a write (the write is checked at
+// most once per healthzWriteEvery; see writeProbe).
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	select {
 	case <-s.w.stop:
@@ -284,6 +285,12 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.cfg.Store.SchemaVersion(ctx); err != nil {
 		s.log.Error("health check: the database does not answer", "error", err)
 		plain(w, http.StatusServiceUnavailable, "database unreachable: "+printable(err.Error(), maxReasonLength))
+		return
+	}
+	if err := s.cfg.Store.FlushError(); err != nil {
+		// The probe's own connection may still write; the store's do not.
+		s.log.Error("health check: the database's disk failed a flush; webhooks cannot be stored", "error", err)
+		plain(w, http.StatusServiceUnavailable, "database cannot write: "+printable(err.Error(), maxReasonLength))
 		return
 	}
 	if err := s.probe.check(time.Now()); err != nil {

@@ -103,3 +103,10 @@ func fsyncFile(path string) error {
 	}
 	return err
 }
+
+// failed is the error of the fsync that failed, nil while none has.
+func (y *syncer) failed() error {
+	y.mu.Lock()
+	defer y.mu.Unlock()
+	return y.err
+}

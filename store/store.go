@@ -140,6 +140,10 @@ func (s *Store) Close() error {
 	return err
 }
 
+// FlushError is the error of the fsync of the WAL that failed, after which
+// every write fails (see durable.go); nil while none has.
+func (s *Store) FlushError() error { return s.dur.failed() }
+
 // Path is the database file.
 func (s *Store) Path() string { return s.path }
 
