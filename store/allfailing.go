@@ -189,7 +189,7 @@ func (s *Store) allFailingRows(ctx context.Context, q PageQuery) ([]pageRow, err
 	case SortName, SortInstitution:
 		key := "name"
 		if q.Sort == SortInstitution {
-			key = "institution"
+			key = "institution_key"
 		}
 		return s.merged(ctx, failingCats, key, q.Desc, conds, args, q.Limit, q.Offset, size(failingCats))
 	}
@@ -228,6 +228,20 @@ func (s *Store) allFailingRows(ctx context.Context, q PageQuery) ([]pageRow, err
 	return out, nil
 }
 
+// mergeCols are the columns a merge on key selects: the id and the key, or
+// the whole row (connColumns). A compound SELECT orders by its result
+// columns, so a key that is not one of connColumns (institution_key) is
+// selected after them (keyed), for the scan to skip.
+func mergeCols(key string, whole bool) (cols string, keyed bool) {
+	if !whole {
+		return "id, " + key, false
+	}
+	if slices.Contains(connColumnNames(), key) {
+		return connColumns, false
+	}
+	return connColumns + ", " + key, true
+}
+
 // merged reads the rows mergeQuery selects: whole up to directOffset, else
 // by id alone. n, when not negative, is how many rows the merge has (from
 // counts): a page nearer the end is read backwards from there, so a jump to
@@ -241,10 +255,8 @@ func (s *Store) merged(ctx context.Context, cats []health.Category, key string, 
 		}
 		offset, limit, desc = n-end, end-offset, !desc
 	}
-	cols, whole := "id, "+key, offset <= s.directOffset
-	if whole {
-		cols = connColumns
-	}
+	whole := offset <= s.directOffset
+	cols, keyed := mergeCols(key, whole)
 	mq, margs := mergeQuery(cats, cols, key, desc, conds, args, limit, offset)
 	rows, err := s.db.QueryContext(ctx, mq, margs...)
 	if err != nil {
@@ -254,9 +266,12 @@ func (s *Store) merged(ctx context.Context, cats []health.Category, key string, 
 	var out []pageRow
 	for rows.Next() {
 		r := pageRow{whole: whole}
-		if whole {
+		switch {
+		case keyed:
+			r.Connection, err = scanConnection(skipLast{rows})
+		case whole:
 			r.Connection, err = scanConnection(rows)
-		} else {
+		default:
 			var k any
 			err = rows.Scan(&r.ID, &k)
 		}

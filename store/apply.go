@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/relink/relink/health"
+	"github.com/relink/relink/internal/institution"
 )
 
 // Observation is one provider signal about one connection, ready to store.
@@ -149,8 +150,9 @@ func (a *applier) apply(ctx context.Context, o Observation) (Outcome, error) {
 	}
 	if !found && o.Register {
 		now := msv(s.now())
-		err := tx.queryRow(ctx, `INSERT INTO connections (provider, provider_id, user_ref, institution, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, o.Provider, o.ProviderID, o.UserRef, o.Institution, now, now).Scan(&id)
+		err := tx.queryRow(ctx, `INSERT INTO connections (provider, provider_id, user_ref, institution, institution_key, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`, o.Provider, o.ProviderID, o.UserRef, o.Institution,
+			institution.SortKey(o.Provider, o.Institution), now, now).Scan(&id)
 		if err != nil {
 			return res, err
 		}
@@ -175,7 +177,7 @@ func (a *applier) apply(ctx context.Context, o Observation) (Outcome, error) {
 		return res, nil
 	}
 	if ch.Changed || (o.Institution != "" && o.Institution != inst) {
-		if err := updateHealth(ctx, tx, id, cur, next, inst, o.Institution, s.now()); err != nil {
+		if err := updateHealth(ctx, tx, id, cur, next, o.Provider, inst, o.Institution, s.now()); err != nil {
 			return res, err
 		}
 	}
@@ -240,12 +242,13 @@ func loadHealth(ctx context.Context, tx txn, provider, pid string) (int64, healt
 }
 
 // updateHealth writes the columns of next that differ from cur (and the
-// institution when one is given and differs from inst). Only what changed
+// institution, with its sort key, when newInst is given and differs from
+// inst). Only what changed
 // is set: SQLite rewrites an index entry of the row whenever the UPDATE
 // sets a column the index holds, whatever the value, and a failing row sits
 // in six page indexes; a repeated failure that only moves observed_at
 // leaves them alone.
-func updateHealth(ctx context.Context, tx txn, id int64, cur, next health.Health, inst, institution string, now time.Time) error {
+func updateHealth(ctx context.Context, tx txn, id int64, cur, next health.Health, provider, inst, newInst string, now time.Time) error {
 	was, will := healthColumns(cur), healthColumns(next)
 	var set strings.Builder
 	var args []any
@@ -256,9 +259,9 @@ func updateHealth(ctx context.Context, tx txn, id int64, cur, next health.Health
 		set.WriteString(c.name + " = ?, ")
 		args = append(args, c.value)
 	}
-	if institution != "" && institution != inst {
-		set.WriteString("institution = ?, ")
-		args = append(args, institution)
+	if newInst != "" && newInst != inst {
+		set.WriteString("institution = ?, institution_key = ?, ")
+		args = append(args, newInst, institution.SortKey(provider, newInst))
 	}
 	if set.Len() == 0 {
 		return nil
@@ -392,7 +395,7 @@ func (s *Store) attachPending(ctx context.Context, tx *sql.Tx) error {
 			return err
 		}
 		if next, ch := health.Apply(cur, p.sig); ch.Changed {
-			if err := updateHealth(ctx, plainTx{tx}, p.connID, cur, next, inst, "", s.now()); err != nil {
+			if err := updateHealth(ctx, plainTx{tx}, p.connID, cur, next, "", inst, "", s.now()); err != nil {
 				return err
 			}
 		}

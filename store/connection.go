@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/relink/relink/health"
@@ -35,7 +36,24 @@ const connColumns = `id, provider, provider_id, access_token IS NOT NULL, user_r
 	category, warning, deadline, provider_code, provider_reason, user_message, source, observed_at,
 	first_failed_at, last_transient, last_transient_code, last_transient_at, last_reminded_at, created_at, updated_at, org_id`
 
+// connColumnNames are the names of connColumns.
+func connColumnNames() []string {
+	var names []string
+	for _, c := range strings.Split(connColumns, ",") {
+		names = append(names, strings.TrimSpace(c))
+	}
+	return names
+}
+
 type scanner interface{ Scan(dest ...any) error }
+
+// skipLast scans a row of connColumns and one more column, which it drops.
+type skipLast struct{ r scanner }
+
+func (s skipLast) Scan(dest ...any) error {
+	var last any
+	return s.r.Scan(append(dest, &last)...)
+}
 
 func scanConnection(r scanner) (Connection, error) {
 	var c Connection

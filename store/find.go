@@ -53,7 +53,7 @@ func (s *Store) findPage(ctx context.Context, q PageQuery) ([]Connection, error)
 	case SortName:
 		order = "name " + dir + ", id " + dir
 	case SortInstitution:
-		order = "institution " + dir + ", name " + dir + ", id " + dir
+		order = "institution_key " + dir + ", name " + dir + ", id " + dir
 	default: // failing first, longest failing first; then the rest by name
 		order = "failing DESC, first_failed_at " + dir + ", name " + dir + ", id " + dir
 	}

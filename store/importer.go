@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/relink/relink/internal/institution"
 )
 
 // Registration is one row of the company's connection registry.
@@ -39,22 +41,23 @@ type Importer struct {
 // importBatch rows go into one INSERT: far fewer statement executions.
 const importBatch = 64
 
-const upsertCols = 11
+const upsertCols = 12
 
 func upsertSQL(rows int) string {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO connections
-		(provider, provider_id, access_token, user_ref, name, email, phone, institution, org_id, created_at, updated_at) VALUES `)
+		(provider, provider_id, access_token, user_ref, name, email, phone, institution, institution_key, org_id, created_at, updated_at) VALUES `)
 	for i := 0; i < rows; i++ {
 		if i > 0 {
 			b.WriteString(",")
 		}
-		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 	}
 	b.WriteString(` ON CONFLICT (provider, provider_id) DO UPDATE SET
 			access_token = COALESCE(excluded.access_token, access_token),
 			user_ref = excluded.user_ref, name = excluded.name, email = excluded.email, phone = excluded.phone,
 			institution = CASE WHEN excluded.institution != '' THEN excluded.institution ELSE institution END,
+			institution_key = CASE WHEN excluded.institution != '' THEN excluded.institution_key ELSE institution_key END,
 			org_id = CASE WHEN excluded.org_id != '' THEN excluded.org_id ELSE org_id END,
 			updated_at = excluded.updated_at`)
 	return b.String()
@@ -96,7 +99,8 @@ func (im *Importer) Add(ctx context.Context, r Registration) error {
 		sealed = b
 	}
 	now := msv(im.s.now())
-	im.pending = append(im.pending, r.Provider, r.ProviderID, sealed, r.UserRef, r.Name, r.Email, r.Phone, r.Institution, r.OrgID, now, now)
+	im.pending = append(im.pending, r.Provider, r.ProviderID, sealed, r.UserRef, r.Name, r.Email, r.Phone, r.Institution,
+		institution.SortKey(r.Provider, r.Institution), r.OrgID, now, now)
 	im.n++
 	if len(im.pending) == importBatch*upsertCols {
 		return im.flush(ctx)

@@ -124,7 +124,7 @@ func (q PageQuery) orderBy() string {
 	case SortName:
 		return "name " + dir + ", id " + dir
 	case SortInstitution:
-		return "institution " + dir + ", id " + dir
+		return "institution_key " + dir + ", id " + dir
 	}
 	switch q.Group.Kind {
 	case GroupExpiring:

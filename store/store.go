@@ -162,7 +162,8 @@ type migration struct {
 // goSteps are migrations with work SQL alone cannot do, run after their
 // file's SQL in the same transaction. Each must be idempotent.
 var goSteps = map[int]func(context.Context, *sql.Tx) error{
-	5: redactTokensAtRest, // 0005_tokens_at_rest.sql
+	5:  redactTokensAtRest,  // 0005_tokens_at_rest.sql
+	10: fillInstitutionKeys, // 0010_institution_order.sql
 }
 
 func listMigrations() ([]migration, error) {

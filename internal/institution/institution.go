@@ -4,7 +4,8 @@
 // its EHR (COBALT.md §4.1, §6.2), a URL such as
 // https://ecw.northside-clinic.example, which is shown as the EHR and the
 // organisation, "eClinicalWorks · northside-clinic". The store keeps the
-// raw value: this is display only, pure, and table-tested.
+// raw value, and SortKey beside it so that a list sorted by institution is
+// in the order of the names shown. Pure, and table-tested.
 package institution
 
 import (
@@ -22,6 +23,22 @@ func Name(provider, raw string) string {
 		return raw
 	}
 	return ParseEHR(raw).String()
+}
+
+// SortKey is what a list sorted by institution orders by: the name shown
+// (Name), its ASCII letters lowered, so that "eClinicalWorks · …" sorts
+// under e and not under h as its raw https:// domain would, and "banco_azul"
+// among the b's, not after every capital. Only ASCII is lowered, as
+// SQLite's lower() does: a key the store's SQL made and one made here agree.
+func SortKey(provider, raw string) string {
+	name := Name(provider, raw)
+	b := []byte(name)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + ('a' - 'A')
+		}
+	}
+	return string(b)
 }
 
 // Fit is Name in at most w cells: the EHR's full name, else its short one

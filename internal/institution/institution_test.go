@@ -60,6 +60,41 @@ func TestABanksNameIsShownAsItIs(t *testing.T) {
 	}
 }
 
+// TestInstitutionsSortByTheNameShown: the sort key of each institution,
+// and the order they take, is that of what the table shows, ignoring the
+// case of ASCII letters; raw Cobalt domains would sort every EHR under h.
+func TestInstitutionsSortByTheNameShown(t *testing.T) {
+	keys := map[[2]string]string{
+		{"plaid", "Tartan Bank"}:                           "tartan bank",
+		{"belvo", "banco_azul_mx"}:                         "banco_azul_mx",
+		{"plaid", "Ñandú Crédito"}:                         "Ñandú crédito",
+		{"cobalt", "https://ecw.northside-clinic.example"}: "eclinicalworks · northside-clinic",
+		{"cobalt", "https://epic.valleyhealth.example"}:    "epic · valleyhealth",
+		{"cobalt", "https://ehr.unknown-vendor.example"}:   "ehr.unknown-vendor.example",
+	}
+	for in, want := range keys {
+		if got := SortKey(in[0], in[1]); got != want {
+			t.Errorf("SortKey(%s, %q) = %q, want %q", in[0], in[1], got, want)
+		}
+	}
+	rows := [][2]string{
+		{"plaid", "Tartan Bank"},
+		{"cobalt", "https://epic.valleyhealth.example"},
+		{"belvo", "banco_azul_mx"},
+		{"cobalt", "https://ecw.northside-clinic.example"},
+		{"plaid", "First Platypus Bank"},
+	}
+	slices.SortFunc(rows, func(a, b [2]string) int { return strings.Compare(SortKey(a[0], a[1]), SortKey(b[0], b[1])) })
+	var shown []string
+	for _, r := range rows {
+		shown = append(shown, Name(r[0], r[1]))
+	}
+	want := []string{"banco_azul_mx", "eClinicalWorks · northside-clinic", "Epic · valleyhealth", "First Platypus Bank", "Tartan Bank"}
+	if !slices.Equal(shown, want) {
+		t.Errorf("sorted by SortKey: %q\nwant %q", shown, want)
+	}
+}
+
 // TestFitKeepsTheOrganisationLongest: where the full name does not fit, the
 // vendor's short name goes first, then the cut (with its ellipsis), so the
 // organisation that tells two clinics apart stays as long as it can.
