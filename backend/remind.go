@@ -3,6 +3,7 @@ package backend
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +32,50 @@ type Reminders struct {
 	// writer at a time, and waiting on a mutex is much cheaper than its
 	// busy handler's sleeps when the queueing and sending goroutines collide.
 	writes *sync.Mutex
+	// sending is who of this value and its copies has a send under way.
+	sending *senders
+}
+
+// senders counts the sends under way by person, across every copy (As) of
+// one Reminders: the hub's sessions and its outbox loop. A send never
+// claims another's messages while that person's send runs: the one that
+// queued them sends them and counts them in its report. (The hub's outbox
+// loop, which sends what the outbox holds every 30 s, had taken a running
+// session's queued messages, and the agent was told fewer were sent.)
+type senders struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+// begin counts a send by operator until the returned func is called.
+func (s *senders) begin(operator string) (end func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n == nil {
+		s.n = map[string]int{}
+	}
+	s.n[operator]++
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.n[operator]--; s.n[operator] <= 0 {
+			delete(s.n, operator)
+		}
+	}
+}
+
+// others are the people other than operator with a send under way, sorted.
+func (s *senders) others(operator string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for op := range s.n {
+		if op != operator {
+			out = append(out, op)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // RemindOptions configure reminders.
@@ -83,15 +128,16 @@ func NewReminders(d *Backend, o RemindOptions) (*Reminders, error) {
 			o.Sender = e.Sender()
 		}
 	}
-	return &Reminders{Backend: d, opts: o, writes: &sync.Mutex{}}, nil
+	return &Reminders{Backend: d, opts: o, writes: &sync.Mutex{}, sending: &senders{}}, nil
 }
 
 // As returns reminders that act as operator (Backend.As): the same
-// channels, templates, outbox claimant and write lock as r, so that sends
-// from every session still take the store one writer at a time and never
-// mistake each other's claims for a dead run's. Close only r, never a copy.
+// channels, templates, outbox claimant, write lock and count of sends
+// under way as r, so that sends from every session still take the store
+// one writer at a time, never mistake each other's claims for a dead
+// run's, and never claim what another's running send queued. Close only r, never a copy.
 func (r *Reminders) As(operator string) *Reminders {
-	return &Reminders{Backend: r.Backend.As(operator), opts: r.opts, writes: r.writes}
+	return &Reminders{Backend: r.Backend.As(operator), opts: r.opts, writes: r.writes, sending: r.sending}
 }
 
 // Channels lists the configured channels.

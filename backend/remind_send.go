@@ -173,8 +173,10 @@ func (r *Reminders) SendReminders(ctx context.Context, plan Plan, progress func(
 	st.rep.Recovered = plan.Recovered + recovered
 	// This run sends its own messages and those queued before its plan was
 	// made (left by an earlier run: the plan's Queued); what another
-	// person queues meanwhile, their run sends and reports.
-	scope := store.ClaimScope{Operator: r.Operator, Before: plan.CreatedAt}
+	// person queues meanwhile, their run sends and reports, and so what
+	// they queued at all while their send runs.
+	defer r.sending.begin(r.Operator)()
+	scope := store.ClaimScope{Operator: r.Operator, Before: plan.CreatedAt, Busy: r.sending.others(r.Operator)}
 	if scope.Before.IsZero() { // no plan of its own: what the outbox holds now
 		scope.Before = r.now()
 	}

@@ -2,6 +2,8 @@ package backend_test
 
 import (
 	"context"
+	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -122,5 +124,88 @@ func TestTwoAgentsRacingToRemindOneUserSendOneMessage(t *testing.T) {
 		if s := reps[loser].Summary(); !strings.HasPrefix(s, "1 not sent: "+who+" ") || !strings.Contains(s, " Hiro Schmidt ") {
 			t.Fatalf("the loser's summary: %q", s)
 		}
+	}
+}
+
+// firstHeld is a channel whose first send waits until release is closed;
+// every later send goes straight through.
+type firstHeld struct {
+	remind.Channel
+	once    sync.Once
+	holding chan struct{} // closed when the first send is held
+	release chan struct{}
+}
+
+func (f *firstHeld) Send(ctx context.Context, m remind.Message) error {
+	first := false
+	f.once.Do(func() { first = true })
+	if first {
+		close(f.holding)
+		<-f.release
+	}
+	return f.Channel.Send(ctx, m)
+}
+
+// The hub's outbox run (an empty plan, every 30 s in relink serve) leaves
+// a running send its messages, even those queued before the hub's run
+// began: the agent who sent them is told every one was sent. It had taken
+// those the agent's run had not claimed yet, and the agent read "2 sent"
+// of six.
+func TestTheHubsOutboxLeavesARunningSendItsMessages(t *testing.T) {
+	var users []rconn
+	for i := range 6 {
+		users = append(users, rconn{id: fmt.Sprintf("u%d-login", i), name: fmt.Sprintf("User %d", i),
+			email: fmt.Sprintf("u%d@example.com", i), user: fmt.Sprintf("u-%d", i), cat: health.LoginRequired})
+	}
+	w := newRWorld(t, users...)
+	held := &firstHeld{holding: make(chan struct{}), release: make(chan struct{})}
+	r := w.reminders(func(o *backend.RemindOptions) {
+		held.Channel = o.Channels[remind.Email]
+		o.Channels = map[string]remind.Channel{remind.Email: held}
+		// One send at a time: the agent's run claims at most two ahead.
+		o.Limits = map[string]remind.Limit{remind.Email: {Concurrency: 1, PerSecond: 1000}}
+	})
+	dana, hub := r.As("dana"), r.As("the hub")
+	plan := w.mustPlan(dana, backend.Audience{Category: string(health.LoginRequired)})
+	if len(plan.Messages) != 6 {
+		t.Fatalf("dana's plan has %d messages", len(plan.Messages))
+	}
+	ctx := context.Background()
+	type result struct {
+		rep backend.Report
+		err error
+	}
+	danas := make(chan result, 1)
+	go func() {
+		rep, err := dana.SendReminders(ctx, plan, nil)
+		danas <- result{rep, err}
+	}()
+	<-held.holding
+	// dana's first message is with the mail server; the rest are queued.
+	for {
+		n, err := w.st.QueuedReminders(ctx, remind.Email)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n >= 4 {
+			break
+		}
+		runtime.Gosched()
+	}
+	hubs, err := hub.SendReminders(ctx, backend.Plan{Channel: remind.Email}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(held.release)
+	got := <-danas
+	if got.err != nil {
+		t.Fatal(got.err)
+	}
+	if hubs.Sent != 0 || got.rep.Sent != 6 {
+		t.Fatalf("the hub sent %d of dana's messages while she sent them; dana's report: %d sent (%s)",
+			hubs.Sent, got.rep.Sent, got.rep.Summary())
+	}
+	if n := len(w.box.Messages()); n != 6 {
+		t.Fatalf("%d messages reached the mailbox, want 6", n)
 	}
 }

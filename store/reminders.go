@@ -6,7 +6,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -173,18 +175,33 @@ type ClaimedReminder struct {
 // ClaimScope limits the queued messages a send claims to its own
 // (queued by Operator) and those queued at or before Before, which an
 // earlier run left: a message another person queued meanwhile is theirs
-// to send and to report. The zero value claims every one.
+// to send and to report. Nor does it claim, however old, the messages of
+// Busy: people whose sends are under way and will send them. The zero
+// value claims every one.
 type ClaimScope struct {
 	Operator string
 	Before   time.Time
+	Busy     []string
 }
 
 // sql is the scope as a condition on reminder_messages, and its arguments.
 func (c ClaimScope) sql() (string, []any) {
-	if c.Operator == "" && c.Before.IsZero() {
+	if c.Operator == "" && c.Before.IsZero() && len(c.Busy) == 0 {
 		return "", nil
 	}
-	return ` AND (operator = ? OR created_at <= ?)`, []any{c.Operator, msv(c.Before)}
+	if len(c.Busy) == 0 {
+		return ` AND (operator = ? OR created_at <= ?)`, []any{c.Operator, msv(c.Before)}
+	}
+	before := int64(math.MaxInt64) // no Before: however late
+	if !c.Before.IsZero() {
+		before = msv(c.Before)
+	}
+	args := []any{c.Operator, before}
+	for _, b := range c.Busy {
+		args = append(args, b)
+	}
+	busy := strings.TrimSuffix(strings.Repeat("?, ", len(c.Busy)), ", ")
+	return ` AND (operator = ? OR (created_at <= ? AND operator NOT IN (` + busy + `)))`, args
 }
 
 // ClaimReminders marks up to n of channel's due queued messages as being

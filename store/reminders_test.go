@@ -336,3 +336,53 @@ func TestClaimDropsAConnectionWhoseWarningCleared(t *testing.T) {
 		t.Fatalf("statuses %q", got)
 	}
 }
+
+// TestAClaimLeavesTheBusyTheirMessages: a claim in a scope takes its
+// operator's messages and those queued by its Before, but never, however
+// old, those of a person whose send is under way (Busy); with no Before,
+// every message but theirs.
+func TestAClaimLeavesTheBusyTheirMessages(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	ids := failingConns(t, s, 3)
+	by := func(op, key string, id int64) ReminderDraft {
+		d := draft(key, id)
+		d.Operator = op
+		return d
+	}
+	queue(t, s, time.Hour, t0, by("lee", "k-lee", ids[0]), by("sam", "k-sam", ids[1]))
+	queue(t, s, time.Hour, t0.Add(time.Minute), by("dana", "k-dana", ids[2]))
+	claimed := func(scope ClaimScope) string {
+		t.Helper()
+		got, err := s.ClaimRemindersIn(ctx, scope, "email", "test-run", 10, t0.Add(2*time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		for _, c := range got {
+			keys = append(keys, c.Key)
+			if _, err := s.db.Exec(`UPDATE reminder_messages SET status = 'queued', claimed_by = '' WHERE id = ?`, c.ID); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.db.Exec(`UPDATE reminders SET status = 'queued' WHERE message_id = ?`, c.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return strings.Join(keys, ",")
+	}
+	for _, c := range []struct {
+		scope ClaimScope
+		want  string
+	}{
+		{ClaimScope{}, "k-lee,k-sam,k-dana"},
+		{ClaimScope{Operator: "dana", Before: t0}, "k-lee,k-sam,k-dana"},
+		{ClaimScope{Operator: "dana", Before: t0, Busy: []string{"lee"}}, "k-sam,k-dana"},
+		{ClaimScope{Operator: "dana", Before: t0, Busy: []string{"lee", "sam"}}, "k-dana"},
+		{ClaimScope{Operator: "the hub", Before: t0.Add(time.Hour), Busy: []string{"dana"}}, "k-lee,k-sam"},
+		{ClaimScope{Busy: []string{"sam"}}, "k-lee,k-dana"},
+	} {
+		if got := claimed(c.scope); got != c.want {
+			t.Errorf("%+v claimed %q, want %q", c.scope, got, c.want)
+		}
+	}
+}
