@@ -112,32 +112,16 @@ func TestSortByInstitutionIsTheOrderOfTheNamesShown(t *testing.T) {
 func TestMigration0010OrdersAnExistingCache(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "old.db")
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, _ := listMigrations()
-	for _, m := range ms {
-		if m.version >= 10 {
-			break
+	cacheAt(t, path, 9, func(db *sql.DB) {
+		for i, r := range institutionRows {
+			if _, err := db.Exec(`INSERT INTO connections (provider, provider_id, name, email, institution, org_id,
+				category, failing, rank, first_failed_at, created_at, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?, 'login_required', 1, ?, ?, 0, 0)`,
+				r.Provider, r.ProviderID, r.Name, r.Email, r.Institution, r.OrgID, health.LoginRequired.Rank(), i); err != nil {
+				t.Fatal(err)
+			}
 		}
-		body, _ := migrations.ReadFile("migrations/" + m.name)
-		if _, err := db.Exec(string(body)); err != nil {
-			t.Fatalf("%s: %v", m.name, err)
-		}
-	}
-	for i, r := range institutionRows {
-		if _, err := db.Exec(`INSERT INTO connections (provider, provider_id, name, email, institution, org_id,
-			category, failing, rank, first_failed_at, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, 'login_required', 1, ?, ?, 0, 0)`,
-			r.Provider, r.ProviderID, r.Name, r.Email, r.Institution, r.OrgID, health.LoginRequired.Rank(), i); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := db.Exec(`PRAGMA user_version = 9`); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	})
 	s, err := Open(ctx, path, Options{Now: func() time.Time { return t0 }})
 	if err != nil {
 		t.Fatal(err)

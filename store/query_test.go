@@ -261,31 +261,17 @@ func TestFindUsesItsIndexes(t *testing.T) {
 func TestMigration0008OnAnExistingCache(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "old.db")
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, _ := listMigrations()
-	for _, m := range ms {
-		if m.version >= 8 {
-			break
+	cacheAt(t, path, 7, func(db *sql.DB) {
+		for _, q := range []string{
+			`INSERT INTO connections (provider, provider_id, name, email, institution, category, failing, rank, first_failed_at, created_at, updated_at)
+			 VALUES ('plaid', 'i1', 'Hiro Schmidt', 'hiro@example.com', 'Tartan Bank', 'mfa_required', 1, 70, 5, 0, 0)`,
+			`INSERT INTO connections (provider, provider_id, name, created_at, updated_at) VALUES ('belvo', 'l1', 'Ana Never', 0, 0)`,
+		} {
+			if _, err := db.Exec(q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
 		}
-		body, _ := migrations.ReadFile("migrations/" + m.name)
-		if _, err := db.Exec(string(body)); err != nil {
-			t.Fatalf("%s: %v", m.name, err)
-		}
-	}
-	for _, q := range []string{
-		`INSERT INTO connections (provider, provider_id, name, email, institution, category, failing, rank, first_failed_at, created_at, updated_at)
-		 VALUES ('plaid', 'i1', 'Hiro Schmidt', 'hiro@example.com', 'Tartan Bank', 'mfa_required', 1, 70, 5, 0, 0)`,
-		`INSERT INTO connections (provider, provider_id, name, created_at, updated_at) VALUES ('belvo', 'l1', 'Ana Never', 0, 0)`,
-		`PRAGMA user_version = 7`,
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	db.Close()
+	})
 	s, err := Open(ctx, path, Options{})
 	if err != nil {
 		t.Fatal(err)

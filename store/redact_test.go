@@ -98,29 +98,13 @@ func TestDirectLinksAreStoredWithoutTheirToken(t *testing.T) {
 // 0001–0004 only, with rows written as they were then.
 func v4(t *testing.T, path string, rows ...string) {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ms, err := listMigrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms {
-		if m.version > 4 {
-			break
+	cacheAt(t, path, 4, func(db *sql.DB) {
+		for _, r := range rows {
+			if _, err := db.Exec(r); err != nil {
+				t.Fatalf("%s: %v", r, err)
+			}
 		}
-		body, _ := migrations.ReadFile("migrations/" + m.name)
-		if _, err := db.Exec(string(body)); err != nil {
-			t.Fatalf("%s: %v", m.name, err)
-		}
-	}
-	for _, r := range append(rows, "PRAGMA user_version = 4") {
-		if _, err := db.Exec(r); err != nil {
-			t.Fatalf("%s: %v", r, err)
-		}
-	}
+	})
 }
 
 func TestMigration0005RedactsTokensWrittenBefore(t *testing.T) {

@@ -394,3 +394,34 @@ func explain(t *testing.T, db *sql.DB, q string, args ...any) string {
 	}
 	return b.String()
 }
+
+// cacheAt makes at path a database as relink made it at schema version:
+// the migrations up to it only, then write's rows (as they were written
+// then), then the version recorded.
+func cacheAt(t *testing.T, path string, version int, write func(db *sql.DB)) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ms, err := listMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.version > version {
+			break
+		}
+		body, _ := migrations.ReadFile("migrations/" + m.name)
+		if _, err := db.Exec(string(body)); err != nil {
+			t.Fatalf("%s: %v", m.name, err)
+		}
+	}
+	if write != nil {
+		write(db)
+	}
+	if _, err := db.Exec(fmt.Sprintf("PRAGMA user_version = %d", version)); err != nil {
+		t.Fatal(err)
+	}
+}
