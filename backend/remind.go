@@ -135,7 +135,8 @@ func NewReminders(d *Backend, o RemindOptions) (*Reminders, error) {
 // channels, templates, outbox claimant, write lock and count of sends
 // under way as r, so that sends from every session still take the store
 // one writer at a time, never mistake each other's claims for a dead
-// run's, and never claim what another's running send queued. Close only r, never a copy.
+// run's, and never claim what another's running send queued. Close only
+// r, never a copy.
 func (r *Reminders) As(operator string) *Reminders {
 	return &Reminders{Backend: r.Backend.As(operator), opts: r.opts, writes: r.writes, sending: r.sending}
 }

@@ -242,12 +242,11 @@ func loadHealth(ctx context.Context, tx txn, provider, pid string) (int64, healt
 }
 
 // updateHealth writes the columns of next that differ from cur (and the
-// institution, with its sort key, when newInst is given and differs from
-// inst). Only what changed
-// is set: SQLite rewrites an index entry of the row whenever the UPDATE
-// sets a column the index holds, whatever the value, and a failing row sits
-// in six page indexes; a repeated failure that only moves observed_at
-// leaves them alone.
+// institution, with provider's sort key of it, when newInst is given and
+// differs from inst). Only what changed is set: SQLite rewrites an index
+// entry of the row whenever the UPDATE sets a column the index holds,
+// whatever the value, and a failing row sits in its category's three page
+// indexes; a repeated failure that only moves observed_at leaves them alone.
 func updateHealth(ctx context.Context, tx txn, id int64, cur, next health.Health, provider, inst, newInst string, now time.Time) error {
 	was, will := healthColumns(cur), healthColumns(next)
 	var set strings.Builder
